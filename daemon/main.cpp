@@ -1,0 +1,96 @@
+// aep-batchd's entry point: parse arguments, load and check the config, run the daemon, map the
+// outcome to an exit code. Everything else lives in src/.
+#include "config.hpp"
+#include "daemon.hpp"
+#include "log.hpp"
+#include "token_provider.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+namespace {
+
+constexpr const char* usage =
+    "usage: aep-batchd --config FILE [--once | --check]\n"
+    "       aep-batchd --version | --help\n"
+    "\n"
+    "Creates an Adobe Experience Platform batch for every dataset id dropped into the\n"
+    "configured spool directories, and records each outcome in done/ or failed/.\n"
+    "\n"
+    "  --config FILE  the YAML configuration (see config/aep-batchd.example.yaml)\n"
+    "  --check        validate the configuration and the client secret, print every\n"
+    "                 problem (one per line, naming the key), exit 0 or 78\n"
+    "  --once         process everything in the spools now, then exit 0\n"
+    "  --version      print the version\n"
+    "  --help         print this help\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string config_path;
+    bool check = false, once = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--help" || a == "-h") {
+            std::fputs(usage, stdout);
+            return aep::exit_ok;
+        } else if (a == "--version") {
+            std::printf("aep-batchd %s\n", AEP_BATCHD_VERSION);
+            return aep::exit_ok;
+        } else if (a == "--check") {
+            check = true;
+        } else if (a == "--once") {
+            once = true;
+        } else if (a == "--config" && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (a.rfind("--config=", 0) == 0) {
+            config_path = a.substr(9);
+        } else {
+            std::fprintf(stderr, "aep-batchd: unknown argument '%s'\n%s", a.c_str(), usage);
+            return aep::exit_usage;
+        }
+    }
+    if (config_path.empty()) {
+        std::fprintf(stderr, "aep-batchd: --config FILE is required\n%s", usage);
+        return aep::exit_usage;
+    }
+    if (check && once) {
+        std::fprintf(stderr, "aep-batchd: --check and --once cannot be combined\n");
+        return aep::exit_usage;
+    }
+
+    auto loaded = aep::load_config(config_path);
+    aep::secret_result secret;
+    if (loaded.validation.ok()) secret = aep::read_client_secret(loaded.cfg.auth);
+    if (check) {
+        for (const auto& w : loaded.validation.warnings) std::printf("warning: %s\n", w.c_str());
+        if (!secret.warning.empty()) std::printf("warning: %s\n", secret.warning.c_str());
+        for (const auto& e : loaded.validation.errors) std::printf("%s\n", e.to_string().c_str());
+        if (!secret.error.empty()) std::printf("%s\n", secret.error.c_str());
+        if (!loaded.validation.ok() || !secret.error.empty()) return aep::exit_config;
+        std::printf("%s: OK (%zu queue%s)\n", config_path.c_str(), loaded.cfg.queues.size(),
+                    loaded.cfg.queues.size() == 1 ? "" : "s");
+        return aep::exit_ok;
+    }
+    if (!loaded.validation.ok() || !secret.error.empty()) {
+        for (const auto& e : loaded.validation.errors) {
+            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
+        }
+        if (!secret.error.empty()) std::fprintf(stderr, "aep-batchd: config error: %s\n", secret.error.c_str());
+        return aep::exit_config;
+    }
+
+    aep::logger log(loaded.cfg.log);
+    for (const auto& w : loaded.validation.warnings) log.warn(w);
+    if (!secret.warning.empty()) log.warn(secret.warning);
+    try {
+        aep::batch_daemon d(std::move(loaded.cfg), std::move(secret.secret), log,
+                            aep::run_options{once});
+        return d.run();
+    } catch (const std::exception& e) {
+        log.error("fatal", {{"error", e.what()}});
+        return aep::exit_failure;
+    }
+}

@@ -1,0 +1,199 @@
+#include "batch_api.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <ctime>
+
+namespace aep {
+
+std::string create_batch_body(const batch_entry& e, const input_format& queue_default) {
+    boost::json::object o;
+    o["datasetId"] = e.dataset_id;
+    const input_format& f = e.format ? *e.format : queue_default;
+    boost::json::object fmt;
+    fmt["format"] = f.format;
+    if (f.is_multi_line_json) fmt["isMultiLineJson"] = *f.is_multi_line_json;
+    o["inputFormat"] = std::move(fmt);
+    o["externalId"] = e.external_id.value_or("");
+    if (e.tags && !e.tags->empty()) o["tags"] = *e.tags;
+    return boost::json::serialize(o);
+}
+
+http::request<http::string_body> create_batch_request(const endpoint& import_ep,
+                                                      const platform_config& platform,
+                                                      const std::string& sandbox,
+                                                      const std::string& token, std::string body) {
+    http::request<http::string_body> req{http::verb::post, import_ep.target("/batches"), 11};
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::authorization, "Bearer " + token);
+    req.set("x-api-key", platform.api_key);
+    req.set("x-gw-ims-org-id", platform.org_id);
+    req.set("x-sandbox-name", sandbox);
+    req.body() = std::move(body);
+    return req;
+}
+
+namespace {
+
+std::string query_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+// Fills batch_id, status and stage_path from a Batch object.
+bool read_batch(const boost::json::object& o, std::string_view fallback_id, create_result& r) {
+    if (const auto* id = o.if_contains("id"); id && id->is_string() && !id->get_string().empty()) {
+        r.batch_id = std::string(id->get_string());
+    } else {
+        r.batch_id = std::string(fallback_id);
+    }
+    if (r.batch_id.empty()) return false;
+    if (const auto* st = o.if_contains("status"); st && st->is_string()) {
+        r.status = std::string(st->get_string());
+    }
+    if (const auto* tags = o.if_contains("tags"); tags && tags->is_object()) {
+        if (const auto* sp = tags->get_object().if_contains("acp_stagePath");
+            sp && sp->is_array() && !sp->get_array().empty() && sp->get_array()[0].is_string()) {
+            r.stage_path = std::string(sp->get_array()[0].get_string());
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_ep,
+                                                        const platform_config& platform,
+                                                        const std::string& sandbox,
+                                                        const std::string& token,
+                                                        const std::string& external_id) {
+    http::request<http::string_body> req{
+        http::verb::get, catalog_ep.target("/batches") + "?externalId=" + query_encode(external_id), 11};
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::authorization, "Bearer " + token);
+    req.set("x-api-key", platform.api_key);
+    req.set("x-gw-ims-org-id", platform.org_id);
+    req.set("x-sandbox-name", sandbox);
+    return req;
+}
+
+lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
+                                   std::string_view external_id) {
+    lookup_result r;
+    if (status == 401) {
+        r.outcome = lookup_result::kind::unauthorized;
+        r.reason = "catalog look-up: HTTP 401";
+        return r;
+    }
+    if (status == 404) {
+        r.outcome = lookup_result::kind::not_found;
+        return r;
+    }
+    if (status != 200) {
+        r.reason = "catalog look-up: HTTP " + std::to_string(status);
+        return r;
+    }
+    boost::system::error_code ec;
+    auto jv = boost::json::parse(body, ec);
+    if (ec || !jv.is_object()) {
+        r.reason = "catalog look-up: the answer is not a JSON object";
+        return r;
+    }
+    for (const auto& kv : jv.as_object()) {
+        if (!kv.value().is_object()) continue;
+        const auto& b = kv.value().get_object();
+        const auto* x = b.if_contains("externalId");
+        if (!x || !x->is_string() || x->get_string() != external_id) continue;
+        r.outcome = lookup_result::kind::found;
+        r.batch.outcome = create_result::kind::created;
+        if (!read_batch(b, kv.key(), r.batch)) continue;
+        r.batch.response = kv.value();
+        return r;
+    }
+    r.outcome = lookup_result::kind::not_found;
+    return r;
+}
+
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v,
+                                                           std::chrono::system_clock::time_point now) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    if (v.empty()) return std::nullopt;
+    if (v.front() >= '0' && v.front() <= '9') {
+        long long secs = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), secs);
+        if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+        secs = std::min<long long>(secs, 24 * 3600);
+        return std::chrono::milliseconds(secs * 1000);
+    }
+    // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT".
+    std::tm tm{};
+    const std::string s(v);
+    const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end != '\0') return std::nullopt;
+    const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
+    if (when <= now) return std::chrono::milliseconds(0);
+    return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(when - now),
+                    std::chrono::milliseconds(24LL * 3600 * 1000));
+}
+
+std::string body_excerpt(std::string_view body) { return std::string(body.substr(0, 4096)); }
+
+create_result classify_create_response(unsigned status, std::string_view body,
+                                       std::string_view retry_after_header,
+                                       std::chrono::system_clock::time_point now) {
+    create_result r;
+    if (status == 201) {
+        boost::system::error_code ec;
+        auto jv = boost::json::parse(body, ec);
+        if (ec || !jv.is_object()) {
+            r.outcome = create_result::kind::ambiguous;
+            r.reason = "201 Created with a body that is not a JSON object";
+            return r;
+        }
+        const auto& o = jv.as_object();
+        const auto* id = o.if_contains("id");
+        if (!id || !id->is_string() || id->get_string().empty()) {
+            r.outcome = create_result::kind::ambiguous;
+            r.reason = "201 Created without a batch id";
+            return r;
+        }
+        r.outcome = create_result::kind::created;
+        read_batch(o, "", r);
+        r.response = std::move(jv);
+        return r;
+    }
+    r.retry_after = parse_retry_after(retry_after_header, now);
+    r.reason = "HTTP " + std::to_string(status);
+    if (status == 401) {
+        r.outcome = create_result::kind::unauthorized;
+        r.reason += ": the access token was refused";
+    } else if (status == 408 || status == 429 || status == 500 || status == 502 ||
+               status == 503 || status == 504) {
+        r.outcome = create_result::kind::transient;
+    } else if (status >= 400 && status < 500) {
+        r.outcome = create_result::kind::permanent;
+    } else if (status >= 500) {
+        r.outcome = create_result::kind::transient;
+    } else {
+        r.outcome = create_result::kind::ambiguous;
+        r.reason += ": unexpected status for a batch creation";
+    }
+    return r;
+}
+
+}  // namespace aep

@@ -1,0 +1,115 @@
+// The daemon's configuration as plain data, and its validation.
+// Owns: the shape of every setting, its default, and the rules it must satisfy.
+// Does not own: reading YAML (config_yaml.cpp is the only file that knows yaml-cpp).
+// Pure: no I/O except load_config(), which reads one file.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aep {
+
+// One problem found in a configuration, located by its key path ("http.concurrency",
+// "queues[1].spool"). Validation collects all of them so start-up fails once, completely.
+struct config_error {
+    std::string path;
+    std::string message;
+    std::string to_string() const { return path.empty() ? message : path + ": " + message; }
+};
+
+struct input_format {
+    std::string format = "JSON";            // one of the spec's enum: JSON, Parquet, CSV
+    std::optional<bool> is_multi_line_json;  // sent as isMultiLineJson only when set
+};
+
+struct platform_config {
+    std::string import_url = "https://platform.adobe.io/data/foundation/import";   // POST {}/batches
+    std::string catalog_url = "https://platform.adobe.io/data/foundation/catalog";  // batch look-ups
+    std::string org_id;   // x-gw-ims-org-id, required
+    std::string api_key;  // x-api-key, required (the integration's client id)
+};
+
+struct auth_config {
+    std::string token_url = "https://ims-na1.adobelogin.com/ims/token/v3";
+    std::string client_id;           // required
+    std::string client_secret_file;  // path to a file holding the secret (trailing newline ignored)
+    std::string client_secret_env;   // or: name of an environment variable holding it
+    std::vector<std::string> scopes = {"openid", "AdobeID", "read_organizations",
+                                       "additional_info.projectedProductContext", "session"};
+    // A token is replaced this long before it expires (and never later than 90% of its lifetime).
+    std::chrono::milliseconds refresh_margin = std::chrono::minutes(5);
+};
+
+struct tls_config {
+    std::string ca_file;  // extra trust anchors (PEM); the system store is always used too
+};
+
+struct http_config {
+    int concurrency = 16;  // requests in flight, all queues together; 1..1024
+    std::chrono::milliseconds request_timeout = std::chrono::seconds(30);  // per network step
+};
+
+// Retries of a batch creation that failed transiently (429, 5xx, network, timeout).
+struct retry_config {
+    int max_attempts = 8;  // requests per entry, the first included; then failed/. 1..100
+    std::chrono::milliseconds initial_backoff = std::chrono::seconds(1);  // first pause (cap of)
+    std::chrono::milliseconds max_backoff = std::chrono::seconds(60);     // longest pause
+};
+
+struct queue_config {
+    std::string name;     // [A-Za-z0-9_-], unique; appears in logs and result files
+    std::string spool;    // absolute directory; tmp/ incoming/ processing/ done/ failed/ inside
+    std::string sandbox;  // x-sandbox-name: the all-lowercase sandbox name
+    input_format default_input_format;  // used when an entry names none
+};
+
+enum class log_format { text, json };
+enum class log_level { debug = 0, info = 1, warning = 2, error = 3 };
+
+struct log_config {
+    log_format format = log_format::text;
+    log_level level = log_level::info;
+};
+
+struct config {
+    platform_config platform;
+    auth_config auth;
+    tls_config tls;
+    http_config http;
+    retry_config retry;
+    std::vector<queue_config> queues;
+    log_config log;
+};
+
+// Parses "250ms", "30s", "5m", "2h" (a whole number and a unit; no bare numbers, so that a
+// missing unit is an error rather than a silent guess).
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+
+// Warnings are things that work but deserve the operator's attention (plain http on loopback).
+struct validation_result {
+    std::vector<config_error> errors;
+    std::vector<std::string> warnings;
+    bool ok() const { return errors.empty(); }
+};
+
+// Checks every rule that needs no I/O. config_yaml.cpp reports type and unknown-key errors.
+validation_result validate(const config& cfg);
+
+// Reads and validates a YAML file. On any error, result.errors is non-empty and the returned
+// config must not be used. Errors name the file or the key path.
+struct load_result {
+    config cfg;
+    validation_result validation;
+};
+load_result load_config(const std::string& path);
+load_result parse_config_text(const std::string& yaml_text);
+
+// Valid x-sandbox-name / dataset id shapes, shared with entry parsing.
+bool is_valid_dataset_id(std::string_view id);
+
+// Normalises "json"/"parquet"/"csv" (any case) to the spec's spelling; nullopt when unknown.
+std::optional<std::string> normalize_format(std::string_view text);
+
+}  // namespace aep

@@ -1,0 +1,731 @@
+#include "daemon.hpp"
+
+#include "batch_api.hpp"
+#include "endpoint.hpp"
+#include "entry.hpp"
+#include "https_client.hpp"
+#include "inotify_watcher.hpp"
+#include "spool.hpp"
+#include "token_provider.hpp"
+#include "token_schedule.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <sys/inotify.h>
+#include <sys/random.h>
+
+#include <deque>
+#include <random>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace aep {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr auto rescan_interval = 60s;  // safety net for events inotify could not deliver
+}  // namespace
+
+std::string new_external_id() {
+    unsigned char bytes[16];
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+        const auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    static const char* hex = "0123456789abcdef";
+    std::string id = "aepb-";
+    for (unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
+    }
+    return id;
+}
+
+struct queue_state {
+    queue_config cfg;
+    spool sp;
+    int watch = -1;
+    std::deque<std::string> pending;             // names seen in incoming/, not yet claimed
+    std::unordered_set<std::string> pending_set;  // the same names, for de-duplication
+    std::deque<std::string> resume;              // names left in processing/ by a previous run
+    std::unordered_set<std::string> in_flight;   // names this process is working on
+    std::unordered_set<std::string> deferred;    // incoming names whose twin is still in flight
+
+    explicit queue_state(queue_config c) : cfg(std::move(c)), sp(cfg.spool) {}
+};
+
+// Everything one entry carries from claim to outcome; lives in its coroutine frame.
+struct entry_job {
+    queue_state* q = nullptr;
+    std::string name;
+    bool resumed = false;
+    std::chrono::steady_clock::time_point started;
+    batch_entry entry;
+    int attempts = 0;
+    bool may_exist = false;  // an earlier run may have sent it: ask Catalog before sending
+};
+
+class daemon_impl {
+public:
+    daemon_impl(config cfg, std::string secret, logger& log, run_options opts)
+        : cfg_(std::move(cfg)),
+          log_(log),
+          opts_(opts),
+          files_(2),
+          tls_(make_client_tls_context(cfg_.tls.ca_file)),
+          client_(ioc_.get_executor(), tls_, cfg_.http.request_timeout),
+          tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(secret), log),
+          import_ep_(*parse_endpoint(cfg_.platform.import_url).value),
+          catalog_ep_(*parse_endpoint(cfg_.platform.catalog_url).value),
+          work_ready_(ioc_),
+          signals_(ioc_, SIGINT, SIGTERM),
+          rescan_timer_(ioc_) {
+        work_ready_.expires_at(std::chrono::steady_clock::time_point::max());
+        for (const auto& q : cfg_.queues) queues_.push_back(std::make_unique<queue_state>(q));
+    }
+
+    int run();
+
+private:
+    // Runs f on the file-I/O pool and resumes the caller on the loop with its result (or its
+    // exception). f is copied into invoke_on_pool's frame. Callers pass a named local, never a
+    // temporary: GCC 12 mishandles temporaries with destructors inside co_await expressions
+    // (they are freed twice), so every coroutine here keeps such arguments in named locals.
+    template <class F>
+    static asio::awaitable<std::invoke_result_t<F>> invoke_on_pool(F f) {
+        co_return f();
+    }
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F>> blocking(const F& f) {
+        return asio::co_spawn(files_, invoke_on_pool(f), asio::use_awaitable);
+    }
+
+    asio::awaitable<void> start();
+    asio::awaitable<void> scan(queue_state& q, bool include_processing);
+    asio::awaitable<void> watch();
+    asio::awaitable<void> periodic_rescan();
+    asio::awaitable<void> worker();
+    asio::awaitable<void> process(entry_job& job);
+    asio::awaitable<void> deliver(entry_job& job);
+    asio::awaitable<bool> pause(std::chrono::milliseconds d);
+    asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
+    asio::awaitable<void> record_failure(entry_job& job, const std::string& reason,
+                                         std::optional<unsigned> http_status,
+                                         std::string_view response_body,
+                                         std::string_view request_id);
+    std::chrono::milliseconds retry_delay(int attempt, std::optional<std::chrono::milliseconds> hint);
+
+    void add_pending(queue_state& q, const std::string& name);
+    void notify_work(std::size_t n);
+    bool take_work(entry_job& job);
+    void begin_stop(const char* why);
+    void finish_entry(queue_state& q, const std::string& name);
+    void maybe_finish_once();
+
+    config cfg_;
+    logger& log_;
+    run_options opts_;
+    asio::io_context ioc_{1};
+    asio::thread_pool files_;
+    asio::ssl::context tls_;
+    https_client client_;
+    token_provider tokens_;
+    endpoint import_ep_;
+    endpoint catalog_ep_;
+    std::vector<std::unique_ptr<queue_state>> queues_;
+    std::size_t next_queue_ = 0;
+    asio::steady_timer work_ready_;  // idle workers wait here; cancel_one() wakes one
+    asio::signal_set signals_;
+    asio::steady_timer rescan_timer_;
+    std::unique_ptr<inotify_watcher> watcher_;
+    std::set<asio::steady_timer*> sleepers_;  // retry pauses, cut short at stop
+    std::mt19937_64 rng_{std::random_device{}()};
+    bool stopping_ = false;
+    bool started_ = false;
+    int active_ = 0;  // workers holding an entry
+    int exit_code_ = exit_ok;
+    std::uint64_t done_count_ = 0, failed_count_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Pending work
+
+void daemon_impl::add_pending(queue_state& q, const std::string& name) {
+    if (name.empty() || name.front() == '.') return;
+    if (q.in_flight.count(name)) {
+        q.deferred.insert(name);  // same name still in flight: claim it once that one ends
+        return;
+    }
+    if (!q.pending_set.insert(name).second) return;
+    q.pending.push_back(name);
+    notify_work(1);
+}
+
+void daemon_impl::notify_work(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        if (work_ready_.cancel_one() == 0) break;
+    }
+}
+
+// Round-robin across queues so that one full spool cannot starve the others. Resumed entries
+// (left in processing/ by a crash) go first: they are the oldest.
+bool daemon_impl::take_work(entry_job& job) {
+    for (std::size_t i = 0; i < queues_.size(); ++i) {
+        auto& q = *queues_[(next_queue_ + i) % queues_.size()];
+        if (!q.resume.empty()) {
+            job.q = &q;
+            job.name = std::move(q.resume.front());
+            q.resume.pop_front();
+            job.resumed = true;
+        } else if (!q.pending.empty()) {
+            job.q = &q;
+            job.name = std::move(q.pending.front());
+            q.pending.pop_front();
+            q.pending_set.erase(job.name);
+            job.resumed = false;
+        } else {
+            continue;
+        }
+        next_queue_ = (next_queue_ + i + 1) % queues_.size();
+        q.in_flight.insert(job.name);
+        return true;
+    }
+    return false;
+}
+
+void daemon_impl::finish_entry(queue_state& q, const std::string& name) {
+    q.in_flight.erase(name);
+    if (q.deferred.erase(name)) add_pending(q, name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start, scan, watch, stop
+
+asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing) {
+    const spool* sp = &q.sp;
+    if (include_processing) {
+        const auto op = [sp] { return sp->list("processing"); };
+        auto names = co_await blocking(op);
+        for (auto& n : names) {
+            if (!q.in_flight.count(n)) q.resume.push_back(std::move(n));
+        }
+        if (!q.resume.empty()) {
+            log_.info("resuming entries left in processing/", {{"queue", q.cfg.name},
+                                                               {"count", q.resume.size()}});
+            notify_work(q.resume.size());
+        }
+    }
+    const auto op = [sp] { return sp->list("incoming"); };
+    auto names = co_await blocking(op);
+    for (const auto& n : names) add_pending(q, n);
+}
+
+asio::awaitable<void> daemon_impl::start() {
+    try {
+        for (auto& q : queues_) {
+            const spool* sp = &q->sp;
+            const auto op = [sp] {
+                sp->ensure_layout();
+                return true;
+            };
+            co_await blocking(op);
+        }
+        if (!opts_.once) {
+            // Watch before scanning, so nothing that arrives in between is missed.
+            watcher_ = std::make_unique<inotify_watcher>(ioc_.get_executor());
+            for (auto& q : queues_) q->watch = watcher_->add_watch(q->sp.path("incoming", ""));
+        }
+        for (auto& q : queues_) co_await scan(*q, true);
+    } catch (const std::exception& e) {
+        log_.error("cannot start", {{"error", e.what()}});
+        exit_code_ = exit_cantcreat;
+        begin_stop("start-up failed");
+        co_return;
+    }
+    tokens_.start();
+    started_ = true;
+    std::size_t pending = 0;
+    for (auto& q : queues_) pending += q->pending.size() + q->resume.size();
+    log_.info("aep-batchd started", {{"queues", queues_.size()},
+                                     {"pending", pending},
+                                     {"concurrency", cfg_.http.concurrency},
+                                     {"mode", opts_.once ? "once" : "daemon"}});
+    for (int i = 0; i < cfg_.http.concurrency; ++i) {
+        asio::co_spawn(ioc_, worker(), [this](std::exception_ptr e) {
+            if (!e) return;
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                // A worker ends only by a bug; keep the daemon serving with a fresh one.
+                log_.error("worker failed unexpectedly; restarting it", {{"error", ex.what()}});
+                if (!stopping_) asio::co_spawn(ioc_, worker(), asio::detached);
+            }
+        });
+    }
+    if (!opts_.once) {
+        asio::co_spawn(ioc_, watch(), asio::detached);
+        asio::co_spawn(ioc_, periodic_rescan(), asio::detached);
+    }
+    maybe_finish_once();
+}
+
+asio::awaitable<void> daemon_impl::watch() {
+    while (!stopping_) {
+        decoded_events ev;
+        try {
+            ev = co_await watcher_->next();
+        } catch (const boost::system::system_error& e) {
+            if (stopping_) co_return;
+            log_.error("inotify failed; falling back to periodic scans", {{"error", e.what()}});
+            co_return;
+        }
+        if (ev.overflow) {
+            log_.warn("inotify queue overflowed; rescanning every spool");
+            for (auto& q : queues_) co_await scan(*q, false);
+            continue;
+        }
+        for (const auto& e : ev.events) {
+            for (auto& q : queues_) {
+                if (q->watch == e.watch && !(e.mask & IN_ISDIR)) add_pending(*q, e.name);
+            }
+        }
+    }
+}
+
+asio::awaitable<void> daemon_impl::periodic_rescan() {
+    while (!stopping_) {
+        rescan_timer_.expires_after(rescan_interval);
+        auto [ec] = co_await rescan_timer_.async_wait(nothrow);
+        if (ec || stopping_) co_return;
+        for (auto& q : queues_) {
+            try {
+                // Only when idle: a rescan exists to catch what events missed, not to compete.
+                if (q->pending.empty()) co_await scan(*q, false);
+            } catch (const std::exception& e) {
+                log_.warn("rescan failed", {{"queue", q->cfg.name}, {"error", e.what()}});
+            }
+        }
+    }
+}
+
+void daemon_impl::begin_stop(const char* why) {
+    if (stopping_) return;
+    stopping_ = true;
+    log_.info("stopping", {{"reason", why}, {"in_flight", active_}});
+    tokens_.stop();
+    work_ready_.cancel();
+    rescan_timer_.cancel();
+    for (auto* t : sleepers_) t->cancel();
+    if (watcher_) watcher_->close();
+    boost::system::error_code ec;
+    signals_.cancel(ec);
+}
+
+void daemon_impl::maybe_finish_once() {
+    if (!opts_.once || stopping_ || !started_ || active_ > 0) return;
+    for (auto& q : queues_) {
+        if (!q->pending.empty() || !q->resume.empty()) return;
+    }
+    begin_stop("spools drained (--once)");
+}
+
+int daemon_impl::run() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (!ec) begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
+    asio::co_spawn(ioc_, start(), [this](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log_.error("start-up failed", {{"error", ex.what()}});
+            exit_code_ = exit_failure;
+            begin_stop("start-up failed");
+        }
+    });
+    ioc_.run();
+    client_.close_idle();
+    files_.join();
+    log_.info("aep-batchd stopped", {{"done", static_cast<std::int64_t>(done_count_)},
+                                     {"failed", static_cast<std::int64_t>(failed_count_)}});
+    return exit_code_;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers and entries
+
+asio::awaitable<void> daemon_impl::worker() {
+    while (!stopping_) {
+        entry_job job;
+        if (!take_work(job)) {
+            maybe_finish_once();
+            if (stopping_) break;
+            co_await work_ready_.async_wait(nothrow);
+            continue;
+        }
+        ++active_;
+        queue_state& q = *job.q;
+        const std::string name = job.name;
+        try {
+            co_await process(job);
+        } catch (const std::exception& e) {
+            // The entry stays where it is (incoming/ or processing/) and is retried by the
+            // next scan or start; nothing is lost.
+            log_.error("entry processing failed unexpectedly",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+        }
+        --active_;
+        finish_entry(q, name);
+        maybe_finish_once();
+    }
+}
+
+asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
+    if (stopping_) co_return false;
+    asio::steady_timer t(ioc_);
+    t.expires_after(d);
+    sleepers_.insert(&t);
+    co_await t.async_wait(nothrow);
+    sleepers_.erase(&t);
+    co_return !stopping_;
+}
+
+std::chrono::milliseconds daemon_impl::retry_delay(int attempt,
+                                                   std::optional<std::chrono::milliseconds> hint) {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    auto d = backoff_delay(attempt, cfg_.retry.initial_backoff, cfg_.retry.max_backoff, unit(rng_));
+    if (hint) d = std::max(d, std::min(*hint, std::chrono::milliseconds(10min)));
+    return d;
+}
+
+asio::awaitable<void> daemon_impl::process(entry_job& job) {
+    queue_state& q = *job.q;
+    const spool* sp = &q.sp;
+    const std::string name = job.name;
+    job.started = std::chrono::steady_clock::now();
+
+    if (!job.resumed) {
+        spool::claim_status st;
+        try {
+            const auto op = [sp, name] { return sp->claim(name); };
+            st = co_await blocking(op);
+        } catch (const spool_error& e) {
+            log_.error("cannot claim entry; it stays in incoming/",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+            co_return;
+        }
+        if (st == spool::claim_status::gone) co_return;  // taken by another process or removed
+        if (st == spool::claim_status::busy) {
+            log_.warn("an entry of the same name is still being processed; will retry",
+                      {{"queue", q.cfg.name}, {"entry", name}});
+            q.deferred.insert(name);
+            co_return;
+        }
+    }
+
+    spool::read_result rr;
+    try {
+        const auto op = [sp, name] { return sp->read_claimed(name, max_entry_bytes); };
+        rr = co_await blocking(op);
+    } catch (const spool_error& e) {
+        log_.error("cannot read claimed entry; it stays in processing/",
+                   {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+        co_return;
+    }
+    if (!rr.ok) {
+        co_await record_failure(job, rr.reason, std::nullopt, {}, {});
+        co_return;
+    }
+    auto parsed = parse_entry(rr.content);
+    if (!parsed.value) {
+        co_await record_failure(job, parsed.error, std::nullopt, {}, {});
+        co_return;
+    }
+    job.entry = std::move(*parsed.value);
+
+    job.may_exist = job.resumed;  // a previous run may have sent it before crashing
+    if (!job.entry.external_id) {
+        job.entry.external_id = new_external_id();
+        job.may_exist = false;  // a fresh id cannot have been sent yet
+        const std::string content = serialize_entry(job.entry);
+        // The externalId is durable before the first send, so a resend after a crash reuses it.
+        const auto op = [sp, name, content] {
+            sp->rewrite_claimed(name, content);
+            return true;
+        };
+        while (true) {
+            try {
+                co_await blocking(op);
+                break;
+            } catch (const spool_error& e) {
+                log_.error("cannot persist the entry's externalId; retrying",
+                           {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+            }
+            if (!co_await pause(5s)) co_return;
+        }
+    } else if (job.resumed) {
+        const std::string xid = *job.entry.external_id;
+        bool recorded = false;
+        try {
+            const auto op = [sp, name, xid] {
+                if (!sp->done_record_matches(name, xid)) return false;
+                sp->remove_claimed(name);
+                return true;
+            };
+            recorded = co_await blocking(op);
+        } catch (const spool_error& e) {
+            log_.warn("cannot check done/ for a resumed entry",
+                      {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+        }
+        if (recorded) {
+            log_.info("entry was already recorded in done/; removed its leftover",
+                      {{"queue", q.cfg.name}, {"entry", name}});
+            co_return;
+        }
+    }
+    co_await deliver(job);
+}
+
+asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
+    queue_state& q = *job.q;
+    const std::string body = create_batch_body(job.entry, q.cfg.default_input_format);
+    const std::string& xid = *job.entry.external_id;
+    // When the outcome of an earlier send is unknown (crash, reset after writing, unreadable
+    // 201), Catalog is asked for a batch with our externalId before anything is resent.
+    bool must_look_up = job.may_exist;
+    bool refused_once = false;  // a 401 was answered by a fresh token already
+    int lookups = 0;
+    std::string last_reason = "no attempt made";
+    std::optional<unsigned> last_status;
+    std::string last_body, last_request_id;
+
+    while (true) {
+        if (stopping_) co_return;  // the entry stays in processing/ and resumes at next start
+        auto token = co_await tokens_.get();
+        if (!token) co_return;
+
+        if (must_look_up) {
+            ++lookups;
+            auto req = catalog_lookup_request(catalog_ep_, cfg_.platform, q.cfg.sandbox, *token, xid);
+            auto out = co_await client_.send(catalog_ep_, req);
+            lookup_result lr;
+            if (out.failure != transport_failure::none) {
+                lr.reason = "catalog look-up: " + std::string(to_string(out.failure)) + ": " + out.error;
+            } else {
+                lr = parse_catalog_lookup(out.response.result_int(), out.response.body(), xid);
+            }
+            if (lr.outcome == lookup_result::kind::found) {
+                co_await record_success(job, lr.batch, true);
+                co_return;
+            }
+            if (lr.outcome == lookup_result::kind::not_found) {
+                must_look_up = false;
+                if (job.attempts >= cfg_.retry.max_attempts) {
+                    co_await record_failure(job, last_reason, last_status, last_body, last_request_id);
+                    co_return;
+                }
+            } else {
+                if (lr.outcome == lookup_result::kind::unauthorized) tokens_.invalidate(*token);
+                log_.warn("batch look-up failed; will retry",
+                          {{"queue", q.cfg.name}, {"entry", job.name}, {"reason", lr.reason}});
+                if (lookups >= cfg_.retry.max_attempts) {
+                    const std::string why = "outcome unknown after " + last_reason + "; " +
+                                            lr.reason + " (a batch with externalId " + xid +
+                                            " may exist)";
+                    co_await record_failure(job, why, last_status, last_body, last_request_id);
+                    co_return;
+                }
+                if (!co_await pause(retry_delay(lookups, std::nullopt))) co_return;
+                continue;
+            }
+        }
+
+        ++job.attempts;
+        auto req = create_batch_request(import_ep_, cfg_.platform, q.cfg.sandbox, *token, body);
+        auto out = co_await client_.send(import_ep_, req);
+        std::optional<std::chrono::milliseconds> hint;
+        if (out.failure != transport_failure::none) {
+            last_reason = std::string(to_string(out.failure)) + " error: " + out.error;
+            last_status.reset();
+            last_body.clear();
+            last_request_id.clear();
+            if (out.request_sent) must_look_up = true;
+        } else {
+            const auto& res = out.response;
+            last_status = res.result_int();
+            last_body = body_excerpt(res.body());
+            last_request_id = std::string(res["x-request-id"]);
+            auto r = classify_create_response(res.result_int(), res.body(),
+                                              res[http::field::retry_after],
+                                              std::chrono::system_clock::now());
+            last_reason = r.reason;
+            hint = r.retry_after;
+            switch (r.outcome) {
+                case create_result::kind::created:
+                    co_await record_success(job, r, false);
+                    co_return;
+                case create_result::kind::permanent:
+                    co_await record_failure(job, r.reason, last_status, last_body, last_request_id);
+                    co_return;
+                case create_result::kind::unauthorized:
+                    if (refused_once) {
+                        const std::string why =
+                            "HTTP 401 twice in a row: the API refuses fresh tokens (check "
+                            "platform.api_key, platform.org_id and the product profile)";
+                        co_await record_failure(job, why, last_status, last_body, last_request_id);
+                        co_return;
+                    }
+                    refused_once = true;
+                    tokens_.invalidate(*token);
+                    continue;  // resend at once with a fresh token
+                case create_result::kind::ambiguous:
+                    must_look_up = true;
+                    break;
+                case create_result::kind::transient:
+                    break;
+            }
+        }
+        refused_once = false;
+        log_.warn("batch creation failed; will retry",
+                  {{"queue", q.cfg.name}, {"entry", job.name}, {"attempt", job.attempts},
+                   {"reason", last_reason}});
+        if (job.attempts >= cfg_.retry.max_attempts && !must_look_up) {
+            const std::string why =
+                "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
+            co_await record_failure(job, why, last_status, last_body, last_request_id);
+            co_return;
+        }
+        if (job.attempts >= cfg_.retry.max_attempts) {
+            last_reason = "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
+        }
+        if (!co_await pause(retry_delay(job.attempts - 1, hint))) co_return;
+    }
+}
+
+asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_result& r,
+                                                  bool recovered) {
+    queue_state& q = *job.q;
+    boost::json::object rec;
+    rec["queue"] = q.cfg.name;
+    rec["entry"] = job.name;
+    rec["datasetId"] = job.entry.dataset_id;
+    rec["externalId"] = *job.entry.external_id;
+    rec["batchId"] = r.batch_id;
+    if (r.stage_path.empty()) {
+        rec["stagePath"] = nullptr;
+    } else {
+        rec["stagePath"] = r.stage_path;
+    }
+    rec["status"] = r.status;
+    rec["attempts"] = job.attempts;
+    rec["createdAt"] = utc_timestamp();
+    if (recovered) rec["recovered"] = true;
+    rec["response"] = r.response;
+    const std::string text = boost::json::serialize(rec) + "\n";
+    const spool* sp = &q.sp;
+    const std::string name = job.name, xid = *job.entry.external_id;
+    // The batch exists: its record must reach the disk, however long the disk takes to allow it.
+    const auto op = [sp, name, xid, text] { return sp->complete(name, xid, text); };
+    while (true) {
+        try {
+            co_await blocking(op);
+            break;
+        } catch (const spool_error& e) {
+            log_.error("cannot record a created batch; retrying",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"batch_id", r.batch_id},
+                        {"error", e.what()}});
+        }
+        if (!co_await pause(5s)) co_return;  // left in processing/: the next start finds it
+    }
+    ++done_count_;
+    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - job.started);
+    log_.info(recovered ? "batch recovered" : "batch created",
+              {{"queue", q.cfg.name},
+               {"dataset_id", job.entry.dataset_id},
+               {"batch_id", r.batch_id},
+               {"stage_path", r.stage_path},
+               {"attempts", job.attempts},
+               {"latency_ms", static_cast<std::int64_t>(latency.count())},
+               {"entry", name},
+               {"external_id", xid}});
+}
+
+asio::awaitable<void> daemon_impl::record_failure(entry_job& job, const std::string& reason,
+                                                  std::optional<unsigned> http_status,
+                                                  std::string_view response_body,
+                                                  std::string_view request_id) {
+    queue_state& q = *job.q;
+    boost::json::object rec;
+    rec["queue"] = q.cfg.name;
+    rec["entry"] = job.name;
+    if (job.entry.dataset_id.empty()) {
+        rec["datasetId"] = nullptr;
+    } else {
+        rec["datasetId"] = job.entry.dataset_id;
+    }
+    if (job.entry.external_id) rec["externalId"] = *job.entry.external_id;
+    rec["reason"] = reason;
+    if (http_status) {
+        rec["httpStatus"] = *http_status;
+    } else {
+        rec["httpStatus"] = nullptr;
+    }
+    if (response_body.empty()) {
+        rec["responseBody"] = nullptr;
+    } else {
+        rec["responseBody"] = response_body;
+    }
+    if (request_id.empty()) {
+        rec["requestId"] = nullptr;
+    } else {
+        rec["requestId"] = request_id;
+    }
+    rec["attempts"] = job.attempts;
+    rec["failedAt"] = utc_timestamp();
+    const std::string text = boost::json::serialize(rec) + "\n";
+    const spool* sp = &q.sp;
+    const std::string name = job.name;
+    const std::string unique = job.entry.external_id.value_or(new_external_id());
+    const auto op = [sp, name, unique, text] { return sp->fail(name, unique, text); };
+    while (true) {
+        try {
+            co_await blocking(op);
+            break;
+        } catch (const spool_error& e) {
+            log_.error("cannot record a failed entry; retrying",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+        }
+        if (!co_await pause(5s)) co_return;
+    }
+    ++failed_count_;
+    log_.warn("entry failed", {{"queue", q.cfg.name},
+                               {"entry", name},
+                               {"dataset_id", job.entry.dataset_id},
+                               {"reason", reason},
+                               {"attempts", job.attempts}});
+}
+
+// ---------------------------------------------------------------------------------------------
+
+batch_daemon::batch_daemon(config cfg, std::string client_secret, logger& log, run_options opts)
+    : impl_(std::make_unique<daemon_impl>(std::move(cfg), std::move(client_secret), log, opts)) {}
+
+batch_daemon::~batch_daemon() = default;
+
+int batch_daemon::run() { return impl_->run(); }
+
+}  // namespace aep

@@ -1,0 +1,48 @@
+// The daemon: spools in, batches out, on one io_context thread.
+// Owns: the queues' pending names, the workers (at most http.concurrency requests in flight),
+// each entry's path from claim to done/ or failed/, start-up scans, inotify pick-up and stop.
+// Does not own: parsing (entry, batch_api), transport (https_client), tokens (token_provider).
+// Threading: everything runs on the io_context thread except spool calls, which run on a small
+// file-I/O pool and resume on the loop; state touched there is captured by value.
+#pragma once
+
+#include "config.hpp"
+#include "log.hpp"
+
+#include <memory>
+#include <string>
+
+namespace aep {
+
+struct run_options {
+    bool once = false;  // process what is in the spools now, then exit
+};
+
+// Exit codes (sysexits.h where one fits).
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_usage = 64;
+inline constexpr int exit_cantcreat = 73;
+inline constexpr int exit_config = 78;
+
+class daemon_impl;
+
+class batch_daemon {
+public:
+    batch_daemon(config cfg, std::string client_secret, logger& log, run_options opts);
+    ~batch_daemon();
+    batch_daemon(const batch_daemon&) = delete;
+    batch_daemon& operator=(const batch_daemon&) = delete;
+
+    // Runs until SIGTERM/SIGINT (or, with --once, until the spools are drained). Returns the
+    // process exit code.
+    int run();
+
+private:
+    std::unique_ptr<daemon_impl> impl_;
+};
+
+// A fresh, unique externalId: "aepb-" and 32 hex digits from the kernel's CSPRNG.
+std::string new_external_id();
+
+}  // namespace aep

@@ -1,0 +1,259 @@
+#include "https_client.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <optional>
+#include <stdexcept>
+#include <sys/socket.h>
+
+namespace aep {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// Idle connections older than this are dropped rather than reused: servers and load balancers
+// commonly close idle keep-alive connections after 60 s, and a POST sent on a connection the
+// server is closing has an unknown outcome.
+constexpr auto max_idle = std::chrono::seconds(30);
+constexpr std::size_t max_idle_per_origin = 64;
+constexpr std::size_t max_body_bytes = 1024 * 1024;
+constexpr std::uint32_t max_header_bytes = 64 * 1024;
+
+transport_failure classify(const boost::system::error_code& ec) {
+    if (ec == beast::error::timeout || ec == asio::error::timed_out) return transport_failure::timeout;
+    if (ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated) {
+        return transport_failure::tls;
+    }
+    if (ec.category() == boost::system::error_code(http::error::bad_version).category()) {
+        // A peer that closes mid-response surfaces as partial_message / end_of_stream.
+        if (ec == http::error::end_of_stream || ec == http::error::partial_message) {
+            return transport_failure::network;
+        }
+        return transport_failure::protocol;
+    }
+    return transport_failure::network;
+}
+
+std::string describe(const char* step, const boost::system::error_code& ec) {
+    return std::string(step) + ": " + ec.message();
+}
+
+}  // namespace
+
+const char* to_string(transport_failure f) {
+    switch (f) {
+        case transport_failure::none: return "none";
+        case transport_failure::network: return "network";
+        case transport_failure::timeout: return "timeout";
+        case transport_failure::tls: return "tls";
+        case transport_failure::protocol: return "protocol";
+    }
+    return "network";
+}
+
+struct https_client::connection {
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::optional<beast::tcp_stream> plain;
+    beast::flat_buffer buffer;
+    std::chrono::steady_clock::time_point idle_since;
+
+    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+    // A pooled connection the peer has closed (or sent anything to, such as a TLS alert)
+    // must not carry the next request.
+    bool looks_alive() {
+        auto& sock = lowest().socket();
+        if (!sock.is_open()) return false;
+        char c;
+        const auto n = ::recv(sock.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    }
+};
+
+ssl::context make_client_tls_context(const std::string& ca_file) {
+    ssl::context ctx(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    boost::system::error_code ec;
+    ctx.set_default_verify_paths(ec);
+    if (ec) throw std::runtime_error("cannot load the system trust store: " + ec.message());
+    if (!ca_file.empty()) {
+        ctx.load_verify_file(ca_file, ec);
+        if (ec) throw std::runtime_error("tls.ca_file: cannot load " + ca_file + ": " + ec.message());
+    }
+    ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+    return ctx;
+}
+
+https_client::https_client(asio::any_io_executor ex, ssl::context& tls,
+                           std::chrono::milliseconds step_timeout)
+    : ex_(std::move(ex)), tls_(tls), timeout_(step_timeout) {}
+
+https_client::~https_client() = default;
+
+void https_client::close_idle() { idle_.clear(); }
+
+std::unique_ptr<https_client::connection> https_client::take_idle(const std::string& key) {
+    auto it = idle_.find(key);
+    if (it == idle_.end()) return nullptr;
+    auto& vec = it->second;
+    const auto now = std::chrono::steady_clock::now();
+    while (!vec.empty()) {
+        auto c = std::move(vec.back());
+        vec.pop_back();
+        if (now - c->idle_since < max_idle && c->looks_alive()) return c;
+    }
+    return nullptr;
+}
+
+asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect(
+    const endpoint& ep, http_outcome& out) {
+    tcp::resolver resolver(ex_);
+    asio::steady_timer timer(ex_);
+    timer.expires_after(timeout_);
+    auto resolved = co_await (resolver.async_resolve(ep.host, ep.port, nothrow) ||
+                              timer.async_wait(nothrow));
+    if (resolved.index() == 1) {
+        out.failure = transport_failure::timeout;
+        out.error = "resolve " + ep.host + ": timed out";
+        co_return nullptr;
+    }
+    auto [rec, results] = std::get<0>(std::move(resolved));
+    if (rec) {
+        out.failure = transport_failure::network;
+        out.error = describe(("resolve " + ep.host).c_str(), rec);
+        co_return nullptr;
+    }
+
+    auto conn = std::make_unique<connection>();
+    beast::tcp_stream* lowest = nullptr;
+    if (ep.tls) {
+        lowest = &beast::get_lowest_layer(conn->tls.emplace(ex_, tls_));
+    } else {
+        lowest = &conn->plain.emplace(ex_);
+    }
+    lowest->expires_after(timeout_);
+    auto [cec, _] = co_await lowest->async_connect(results, nothrow);
+    if (cec) {
+        out.failure = classify(cec);
+        out.error = describe(("connect " + ep.host + ":" + ep.port).c_str(), cec);
+        co_return nullptr;
+    }
+    ++stats_.connections_opened;
+    lowest->socket().set_option(tcp::no_delay(true));
+
+    if (ep.tls) {
+        SSL* ssl_handle = conn->tls->native_handle();
+        boost::system::error_code addr_ec;
+        asio::ip::make_address(ep.host, addr_ec);
+        const bool is_ip = !addr_ec;
+        // SNI only for names (RFC 6066 forbids IP literals); verification always.
+        if (!is_ip) SSL_set_tlsext_host_name(ssl_handle, ep.host.c_str());
+        X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        const int set_ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str())
+                                 : X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), 0);
+        if (set_ok != 1) {
+            out.failure = transport_failure::tls;
+            out.error = "cannot set up host-name verification for " + ep.host;
+            co_return nullptr;
+        }
+        lowest->expires_after(timeout_);
+        auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, nothrow);
+        if (hec) {
+            out.failure = hec == beast::error::timeout ? transport_failure::timeout
+                                                       : transport_failure::tls;
+            out.error = describe(("TLS handshake with " + ep.host).c_str(), hec);
+            co_return nullptr;
+        }
+        ++stats_.tls_handshakes;
+    }
+    co_return conn;
+}
+
+asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
+                                                 http::request<http::string_body>& req) {
+    const auto started = std::chrono::steady_clock::now();
+    req.set(http::field::host, ep.host_header());
+    req.keep_alive(true);
+    req.prepare_payload();
+    const auto key = ep.origin_key();
+    ++stats_.requests;
+
+    http_outcome out;
+    // At most two tries: a pooled connection that dies while we write may be retried once on
+    // a fresh one, because the server cannot act on a request it never fully received.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        out = http_outcome{};
+        auto conn = take_idle(key);
+        const bool reused = conn != nullptr;
+        if (!conn) {
+            conn = co_await connect(ep, out);
+            if (!conn) break;
+        }
+
+        auto exchange = [&](auto& stream) -> asio::awaitable<bool> {
+            conn->lowest().expires_after(timeout_);
+            auto [wec, written_bytes] = co_await http::async_write(stream, req, nothrow);
+            if (wec) {
+                out.failure = classify(wec);
+                out.error = describe("write request", wec);
+                // An incomplete request cannot have been acted on by the server.
+                out.request_sent = false;
+                co_return false;
+            }
+            out.request_sent = true;
+            http::response_parser<http::string_body> parser;
+            parser.body_limit(max_body_bytes);
+            parser.header_limit(max_header_bytes);
+            conn->lowest().expires_after(timeout_);
+            auto [rec, read_bytes] = co_await http::async_read(stream, conn->buffer, parser, nothrow);
+            if (rec) {
+                out.failure = classify(rec);
+                out.error = describe("read response", rec);
+                co_return false;
+            }
+            out.response = parser.release();
+            co_return true;
+        };
+        const bool ok = conn->tls ? co_await exchange(*conn->tls) : co_await exchange(*conn->plain);
+        if (ok) {
+            if (out.response.keep_alive()) {
+                conn->lowest().expires_never();
+                conn->idle_since = std::chrono::steady_clock::now();
+                auto& vec = idle_[key];
+                if (vec.size() < max_idle_per_origin) vec.push_back(std::move(conn));
+            }
+            break;
+        }
+        // A failed connection is discarded (never reused). Resend only when the server
+        // certainly did not see the request.
+        if (!(reused && !out.request_sent)) break;
+    }
+    out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    co_return out;
+}
+
+}  // namespace aep

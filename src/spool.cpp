@@ -1,0 +1,268 @@
+#include "spool.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace aep {
+namespace {
+
+[[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
+    throw spool_error(what + " " + path + ": " + std::strerror(err));
+}
+
+struct fd_guard {
+    int fd;
+    ~fd_guard() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+        const auto n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot write", path, errno);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+// rename(2) that never replaces an existing target. Returns 0 or an errno value.
+int rename_noreplace(const std::string& from, const std::string& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    return errno;
+}
+
+// A file-name-safe form of a caller's unique token (an externalId may contain '/').
+std::string safe_suffix(const std::string& unique) {
+    std::string out;
+    for (char c : unique.substr(0, 128)) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '_';
+        out += ok ? c : '_';
+    }
+    return out.empty() ? "x" : out;
+}
+
+}  // namespace
+
+void fsync_directory(const std::string& dir) {
+    fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd < 0) throw_errno("cannot open directory", dir, errno);
+    if (::fsync(d.fd) != 0) throw_errno("cannot sync directory", dir, errno);
+}
+
+spool::spool(std::string root) : root_(std::move(root)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string spool::path(const char* sub, const std::string& name) const {
+    return root_ + "/" + sub + (name.empty() ? "" : "/" + name);
+}
+
+void spool::ensure_layout() const {
+    if (::mkdir(root_.c_str(), 0750) != 0 && errno != EEXIST) {
+        throw_errno("cannot create spool directory", root_, errno);
+    }
+    for (const char* sub : {"tmp", "incoming", "processing", "done", "failed"}) {
+        const auto p = path(sub, "");
+        if (::mkdir(p.c_str(), 0750) != 0 && errno != EEXIST) {
+            throw_errno("cannot create spool directory", p, errno);
+        }
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) != 0) throw_errno("cannot inspect", p, errno);
+        if (!S_ISDIR(st.st_mode)) throw spool_error(p + " exists but is not a directory");
+        if (::access(p.c_str(), R_OK | W_OK | X_OK) != 0) {
+            throw_errno("no read/write access to", p, errno);
+        }
+    }
+}
+
+std::vector<std::string> spool::list(const char* sub) const {
+    const auto dir = path(sub, "");
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) throw_errno("cannot list", dir, errno);
+    while (auto* ent = ::readdir(d)) {
+        if (ent->d_name[0] == '.') continue;  // ., .., and hidden names (writers' scratch)
+        names.emplace_back(ent->d_name);
+    }
+    ::closedir(d);
+    return names;
+}
+
+spool::claim_status spool::claim(const std::string& name) const {
+    const int err = rename_noreplace(path("incoming", name), path("processing", name));
+    if (err == 0) return claim_status::claimed;
+    if (err == ENOENT) return claim_status::gone;
+    if (err == EEXIST) return claim_status::busy;
+    throw_errno("cannot claim", path("incoming", name), err);
+}
+
+spool::read_result spool::read_claimed(const std::string& name, std::size_t max_bytes) const {
+    const auto p = path("processing", name);
+    read_result r;
+    struct stat before {};
+    if (::lstat(p.c_str(), &before) != 0) throw_errno("cannot inspect", p, errno);
+    if (S_ISLNK(before.st_mode)) {
+        r.reason = "entry is a symbolic link; only regular files are read";
+        return r;
+    }
+    if (!S_ISREG(before.st_mode)) {
+        r.reason = "entry is not a regular file (fifo, device, socket or directory)";
+        return r;
+    }
+    if (before.st_nlink > 1) {
+        r.reason = "entry has several hard links; refusing to read a file shared with another path";
+        return r;
+    }
+    if (static_cast<std::size_t>(before.st_size) > max_bytes) {
+        r.reason = "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
+        return r;
+    }
+    fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) {
+        if (errno == ELOOP) {
+            r.reason = "entry is a symbolic link; only regular files are read";
+            return r;
+        }
+        throw_errno("cannot open", p, errno);
+    }
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) throw_errno("cannot inspect", p, errno);
+    if (st.st_ino != before.st_ino || st.st_dev != before.st_dev || !S_ISREG(st.st_mode)) {
+        r.reason = "entry was replaced while being read";
+        return r;
+    }
+    std::string buf(max_bytes + 1, '\0');
+    std::size_t got = 0;
+    while (got < buf.size()) {
+        const auto n = ::read(f.fd, buf.data() + got, buf.size() - got);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read", p, errno);
+        }
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    if (got > max_bytes) {
+        r.reason = "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
+        return r;
+    }
+    buf.resize(got);
+    r.ok = true;
+    r.content = std::move(buf);
+    return r;
+}
+
+std::string spool::write_durable(const std::string& dir, const std::string& final_name,
+                                 const std::string& alt_name, const std::string& content) const {
+    const auto tmp = dir + "/." + final_name + ".tmp";
+    {
+        fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
+        if (f.fd < 0) throw_errno("cannot create", tmp, errno);
+        try {
+            write_all(f.fd, content, tmp);
+            if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
+        } catch (...) {
+            ::unlink(tmp.c_str());
+            throw;
+        }
+    }
+    std::string target = dir + "/" + final_name;
+    int err = rename_noreplace(tmp, target);
+    if (err == EEXIST && !alt_name.empty()) {
+        target = dir + "/" + alt_name;
+        err = rename_noreplace(tmp, target);
+    }
+    if (err != 0) {
+        ::unlink(tmp.c_str());
+        throw_errno("cannot rename into place", target, err);
+    }
+    fsync_directory(dir);
+    return target;
+}
+
+void spool::rewrite_claimed(const std::string& name, const std::string& content) const {
+    const auto dir = path("processing", "");
+    const auto tmp = dir + "/." + name + ".tmp";
+    {
+        fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
+        if (f.fd < 0) throw_errno("cannot create", tmp, errno);
+        try {
+            write_all(f.fd, content, tmp);
+            if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
+        } catch (...) {
+            ::unlink(tmp.c_str());
+            throw;
+        }
+    }
+    if (::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        throw_errno("cannot replace", dir + "/" + name, err);
+    }
+    fsync_directory(dir);
+}
+
+std::string spool::complete(const std::string& name, const std::string& unique,
+                            const std::string& record) const {
+    const auto written = write_durable(path("done", ""), name + ".json",
+                                       name + "." + safe_suffix(unique) + ".json", record);
+    remove_claimed(name);
+    return written;
+}
+
+void spool::remove_claimed(const std::string& name) const {
+    const auto p = path("processing", name);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", p, errno);
+}
+
+std::string spool::fail(const std::string& name, const std::string& unique,
+                        const std::string& error_record) const {
+    const auto dir = path("failed", "");
+    std::string entry_target = name;
+    // Pick the entry's name in failed/ first so that the error file sits beside it.
+    struct stat st {};
+    if (::lstat((dir + "/" + name).c_str(), &st) == 0 ||
+        ::lstat((dir + "/" + name + ".error.json").c_str(), &st) == 0) {
+        entry_target = name + "." + safe_suffix(unique);
+    }
+    const auto written = write_durable(dir, entry_target + ".error.json", "", error_record);
+    const int err = rename_noreplace(path("processing", name), dir + "/" + entry_target);
+    if (err != 0 && err != ENOENT) throw_errno("cannot move to failed/", path("processing", name), err);
+    fsync_directory(dir);
+    return written;
+}
+
+bool spool::done_record_matches(const std::string& name, const std::string& external_id) const {
+    for (const auto& candidate : {name + ".json", name + "." + safe_suffix(external_id) + ".json"}) {
+        const auto p = path("done", candidate);
+        std::FILE* f = std::fopen(p.c_str(), "rbe");
+        if (!f) continue;
+        std::string text;
+        char buf[4096];
+        std::size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (1u << 20)) {
+            text.append(buf, n);
+        }
+        std::fclose(f);
+        boost::system::error_code ec;
+        auto jv = boost::json::parse(text, ec);
+        if (ec || !jv.is_object()) continue;
+        const auto* x = jv.as_object().if_contains("externalId");
+        if (x && x->is_string() && x->get_string() == external_id) return true;
+    }
+    return false;
+}
+
+}  // namespace aep

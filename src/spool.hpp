@@ -1,0 +1,77 @@
+// One queue's spool directory on disk: layout, claiming, reading entries, durable outcomes.
+// Owns: every path inside <spool>/ and the write-temp/fsync/rename/dir-sync discipline.
+// Does not own: what an entry means (entry) or when things happen (daemon).
+// Blocking: every call does file I/O; the daemon runs them on its file-I/O thread pool. The
+// object is immutable after construction, so calls from several threads are safe.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace aep {
+
+// An I/O failure with the path it concerns; what() is fit for a log line.
+class spool_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class spool {
+public:
+    explicit spool(std::string root);
+
+    const std::string& root() const { return root_; }
+    std::string path(const char* sub, const std::string& name) const;
+
+    // Creates tmp/ incoming/ processing/ done/ failed/ where missing. Throws spool_error.
+    void ensure_layout() const;
+
+    // Names in incoming/ or processing/, skipping those that start with '.'.
+    std::vector<std::string> list(const char* sub) const;
+
+    enum class claim_status { claimed, gone, busy };
+    // Moves incoming/<name> to processing/<name> without replacing anything: `gone` when
+    // another process (or a writer) took it first, `busy` when processing/<name> exists (the
+    // same name is still in flight; try again later). Throws spool_error on other failures.
+    claim_status claim(const std::string& name) const;
+
+    struct read_result {
+        bool ok = false;
+        std::string content;  // when ok
+        std::string reason;   // when !ok: why the entry cannot be read (not a regular file, ...)
+    };
+    // Reads processing/<name>: regular files only, never following links or opening fifos or
+    // devices, at most max_bytes. Throws spool_error for I/O errors that may pass.
+    read_result read_claimed(const std::string& name, std::size_t max_bytes) const;
+
+    // Durably replaces processing/<name> with `content` (temp file, fsync, rename, dir sync).
+    void rewrite_claimed(const std::string& name, const std::string& content) const;
+
+    // Durably writes done/<name>.json (or done/<name>.<unique>.json when that name is taken
+    // by an earlier entry of the same name), then removes processing/<name>. Returns the path.
+    std::string complete(const std::string& name, const std::string& unique,
+                         const std::string& record) const;
+
+    // Durably writes failed/<name>.error.json, then moves processing/<name> to failed/<name>
+    // (both suffixed with <unique> when the names are taken). Returns the error file's path.
+    std::string fail(const std::string& name, const std::string& unique,
+                     const std::string& error_record) const;
+
+    // True when done/<name>.json records this external id: a crash struck between recording
+    // the result and removing the entry, so the entry needs no second request.
+    bool done_record_matches(const std::string& name, const std::string& external_id) const;
+    void remove_claimed(const std::string& name) const;
+
+private:
+    // Writes dir/<final_name> atomically and durably; on EEXIST tries dir/<alt_name>.
+    std::string write_durable(const std::string& dir, const std::string& final_name,
+                              const std::string& alt_name, const std::string& content) const;
+
+    std::string root_;
+};
+
+// Durability primitives, exposed for tests and reuse.
+void fsync_directory(const std::string& dir);
+
+}  // namespace aep

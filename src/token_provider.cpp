@@ -1,0 +1,282 @@
+#include "token_provider.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace aep {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+std::string form_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string strip_newline(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+    return s;
+}
+
+secret_result read_secret_file(const std::string& path, const std::string& what) {
+    secret_result r;
+    r.source = what;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        r.error = what + ": cannot read " + path;
+        return r;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    r.secret = strip_newline(ss.str());
+    if (r.secret.empty()) r.error = what + ": " + path + " is empty";
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+        r.warning = what + ": " + path + " is readable by group or others; chmod 600 it";
+    }
+    return r;
+}
+
+// A short, safe excerpt of an IMS error for logs: only the error code and its description.
+std::string ims_error_text(const boost::json::object& o) {
+    std::string text;
+    if (auto* e = o.if_contains("error"); e && e->is_string()) text = std::string(e->get_string());
+    if (auto* d = o.if_contains("error_description"); d && d->is_string()) {
+        text += (text.empty() ? "" : ": ") + std::string(d->get_string()).substr(0, 200);
+    }
+    return text;
+}
+
+}  // namespace
+
+secret_result read_client_secret(const auth_config& auth) {
+    if (!auth.client_secret_file.empty()) {
+        return read_secret_file(auth.client_secret_file, "auth.client_secret_file");
+    }
+    if (!auth.client_secret_env.empty()) {
+        secret_result r;
+        r.source = "auth.client_secret_env";
+        const char* v = std::getenv(auth.client_secret_env.c_str());
+        if (!v || !*v) {
+            r.error = "auth.client_secret_env: environment variable " + auth.client_secret_env +
+                      " is not set or empty";
+        } else {
+            r.secret = strip_newline(v);
+        }
+        return r;
+    }
+    if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
+        return read_secret_file(std::string(dir) + "/client_secret", "systemd credential client_secret");
+    }
+    secret_result r;
+    r.error = "auth: no client secret: set auth.client_secret_file or auth.client_secret_env, "
+              "or pass a systemd credential named client_secret";
+    return r;
+}
+
+std::string token_request_body(const auth_config& auth, const std::string& secret) {
+    std::string scopes;
+    for (const auto& s : auth.scopes) scopes += (scopes.empty() ? "" : ",") + s;
+    return "grant_type=client_credentials&client_id=" + form_encode(auth.client_id) +
+           "&client_secret=" + form_encode(secret) + "&scope=" + form_encode(scopes);
+}
+
+token_response parse_token_response(unsigned status, std::string_view body) {
+    token_response r;
+    boost::system::error_code ec;
+    auto jv = boost::json::parse(body, ec);
+    const boost::json::object* obj = (!ec && jv.is_object()) ? &jv.as_object() : nullptr;
+    if (status == 200) {
+        const auto* tok = obj ? obj->if_contains("access_token") : nullptr;
+        if (!tok || !tok->is_string() || tok->get_string().empty()) {
+            r.outcome = token_response::kind::transient;
+            r.message = "IMS answered 200 without an access_token";
+            return r;
+        }
+        for (unsigned char c : tok->get_string()) {
+            if (c <= 0x20 || c >= 0x7f) {
+                r.outcome = token_response::kind::transient;
+                r.message = "IMS answered 200 with a malformed access_token";
+                return r;
+            }
+        }
+        r.outcome = token_response::kind::ok;
+        r.access_token = std::string(tok->get_string());
+        if (const auto* e = obj->if_contains("expires_in")) {
+            if (e->is_int64()) {
+                r.expires_in = e->get_int64();
+            } else if (e->is_uint64()) {
+                r.expires_in = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), INT64_MAX));
+            } else if (e->is_double()) {
+                r.expires_in = static_cast<std::int64_t>(std::clamp(e->get_double(), -1.0, 1e12));
+            } else if (e->is_string()) {
+                char* end = nullptr;
+                const std::string s(e->get_string());
+                const long long v = std::strtoll(s.c_str(), &end, 10);
+                if (end && *end == '\0' && !s.empty()) r.expires_in = v;
+            }
+        }
+        return r;
+    }
+    const std::string detail = obj ? ims_error_text(*obj) : std::string();
+    r.message = "IMS answered " + std::to_string(status) + (detail.empty() ? "" : " (" + detail + ")");
+    if (status == 429 || status == 408 || status >= 500) {
+        r.outcome = token_response::kind::transient;
+    } else {
+        // 400 invalid_client / invalid_scope, 401, 403: retrying soon will not help.
+        r.outcome = token_response::kind::config_error;
+    }
+    return r;
+}
+
+token_provider::token_provider(asio::any_io_executor ex, https_client& client,
+                               const auth_config& auth, std::string secret, logger& log)
+    : ex_(ex),
+      client_(client),
+      auth_(auth),
+      token_endpoint_(*parse_endpoint(auth.token_url).value),
+      secret_(std::move(secret)),
+      log_(log),
+      wake_(ex),
+      ready_(ex),
+      backoff_(ex) {
+    ready_.expires_at(std::chrono::steady_clock::time_point::max());
+}
+
+void token_provider::start() {
+    asio::co_spawn(ex_, run(), [this](std::exception_ptr e) {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+            log_.error("token fetcher stopped unexpectedly", {{"error", ex.what()}});
+        }
+    });
+}
+
+void token_provider::stop() {
+    stopped_ = true;
+    wake_.cancel();
+    ready_.cancel();
+    backoff_.cancel();
+}
+
+bool token_provider::has_valid_token() const {
+    return token_ && std::chrono::steady_clock::now() < timing_.expires_at;
+}
+
+void token_provider::invalidate(const std::string& token) {
+    if (token_ && *token_ == token) {
+        token_.reset();
+        fetch_now_ = true;
+        wake_.cancel();
+    }
+}
+
+asio::awaitable<std::optional<std::string>> token_provider::get() {
+    while (!stopped_) {
+        if (has_valid_token()) co_return token_;
+        // No usable token: make sure the fetcher is at it, then wait for its result.
+        fetch_now_ = true;
+        wake_.cancel();
+        // ready_ never expires by itself (see the constructor); fetch_once() cancels it to
+        // wake every waiter at once. Re-arming it here would cancel the other waiters.
+        co_await ready_.async_wait(nothrow);
+    }
+    co_return std::nullopt;
+}
+
+asio::awaitable<token_response::kind> token_provider::fetch_once() {
+    http::request<http::string_body> req{http::verb::post, token_endpoint_.target(""), 11};
+    req.set(http::field::content_type, "application/x-www-form-urlencoded");
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::user_agent, "aep-batchd/" AEP_BATCHD_VERSION);
+    req.body() = token_request_body(auth_, secret_);
+    ++stats_.requests;
+    auto out = co_await client_.send(token_endpoint_, req);
+    token_response parsed;
+    if (out.failure != transport_failure::none) {
+        parsed.outcome = token_response::kind::transient;
+        parsed.message = std::string(to_string(out.failure)) + " error: " + out.error;
+    } else {
+        parsed = parse_token_response(out.response.result_int(), out.response.body());
+    }
+    if (parsed.outcome == token_response::kind::ok) {
+        const auto life = decide_lifetime(parsed.expires_in);
+        if (life.sanitized) {
+            log_.warn("IMS token has no usable expires_in; assuming a short lifetime",
+                      {{"assumed_s", static_cast<std::int64_t>(life.lifetime.count())}});
+        }
+        // The lifetime counts from when the request was sent, not when the answer arrived.
+        const auto issued = std::chrono::steady_clock::now() - out.elapsed;
+        timing_ = schedule_token(issued, life.lifetime, auth_.refresh_margin);
+        token_ = std::move(parsed.access_token);
+        fetch_now_ = false;
+        log_.debug("access token obtained",
+                   {{"lifetime_s", static_cast<std::int64_t>(life.lifetime.count())}});
+        ready_.cancel();
+        co_return token_response::kind::ok;
+    }
+    ++stats_.failures;
+    if (parsed.outcome == token_response::kind::config_error) {
+        log_.error("cannot obtain an access token: check auth.client_id, the client secret and "
+                   "auth.scopes",
+                   {{"cause", parsed.message}, {"token_url", auth_.token_url}});
+    } else {
+        log_.warn("cannot obtain an access token; retrying",
+                  {{"cause", parsed.message}, {"token_url", auth_.token_url}});
+    }
+    co_return parsed.outcome;
+}
+
+asio::awaitable<void> token_provider::run() {
+    int failures = 0;
+    while (!stopped_) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool need = fetch_now_ || !token_ || now >= timing_.refresh_at;
+        if (!need) {
+            wake_.expires_at(timing_.refresh_at);
+            co_await wake_.async_wait(nothrow);
+            continue;
+        }
+        const auto outcome = co_await fetch_once();
+        if (outcome == token_response::kind::ok) {
+            failures = 0;
+            continue;
+        }
+        // Back off; waiters do not shorten this (no hammering IMS, which throttles clients).
+        // Configuration errors wait longer: they need a person, not a retry.
+        std::uniform_real_distribution<double> unit(0.0, 1.0);
+        auto delay = backoff_delay(failures++, std::chrono::milliseconds(500),
+                                   std::chrono::seconds(30), unit(rng_));
+        delay = std::max(delay, std::chrono::milliseconds(200));
+        if (outcome == token_response::kind::config_error) {
+            delay = std::max(delay, std::chrono::milliseconds(30000));
+        }
+        backoff_.expires_after(delay);
+        co_await backoff_.async_wait(nothrow);
+    }
+}
+
+}  // namespace aep

@@ -1,0 +1,96 @@
+// aep-emulator: a local stand-in for Adobe IMS and the AEP Batch Ingestion / Catalog APIs over
+// TLS, with knobs for token lifetime, latency and injected faults.
+// Owns: the emulated endpoints, their validation of requests, the in-memory batch store.
+// Does not own: anything of the daemon's; it shares only the library's helpers.
+// Threading: one io_context thread; state is unsynchronised by design.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace aep::emu {
+
+enum class fault {
+    too_many_requests,   // 429 with Retry-After: 1
+    server_error,        // 500
+    unavailable,         // 503
+    reset,               // connection reset before the batch is created
+    reset_after_create,  // the batch is created, then the connection is reset
+    hang,                // no answer until the client gives up
+    malformed,           // the batch is created, then a 201 with a body that is not JSON
+};
+
+struct options {
+    std::string listen = "127.0.0.1";
+    unsigned short port = 0;  // 0: the OS chooses
+    std::string port_file;    // where the chosen port is written (atomically)
+    std::string cert_file, key_file;
+    bool plain = false;       // serve plain HTTP instead of TLS (for benchmarks only)
+    std::string client_id = "aep-batchd-test";
+    std::string client_secret;  // read from --client-secret-file, never from the command line
+    std::string org_id;         // required x-gw-ims-org-id when set; any non-empty one otherwise
+    std::chrono::seconds token_lifetime{86399};
+    std::chrono::milliseconds latency{0};      // added to every API answer
+    std::chrono::milliseconds ims_latency{0};  // added to every token answer
+    std::vector<std::pair<fault, double>> faults;  // probability (0..1) of each fault per create
+    bool ims_down = false;       // token endpoint answers 503 until /emulator/ims-up
+    std::uint64_t seed = 0;      // 0: random
+    bool verbose = false;
+};
+
+// Parses "429=0.1", "reset-after-create=5%", ...; false on an unknown kind or value.
+bool parse_fault(const std::string& text, std::pair<fault, double>& out);
+
+struct counters {
+    std::uint64_t token_requests = 0;
+    std::uint64_t tokens_issued = 0;
+    std::uint64_t batch_requests = 0;
+    std::uint64_t batches_created = 0;
+    std::uint64_t unauthorized = 0;
+    std::uint64_t bad_requests = 0;
+    std::uint64_t lookups = 0;
+    std::uint64_t faults_injected = 0;
+    std::uint64_t connections = 0;
+};
+
+class server {
+public:
+    server(boost::asio::io_context& ioc, options opts);
+    // Binds, writes the port file, and starts accepting. Returns the bound port.
+    unsigned short start();
+
+private:
+    boost::asio::awaitable<void> accept_loop();
+    template <class Stream>
+    boost::asio::awaitable<void> serve(Stream& stream, boost::asio::ip::tcp::socket& raw);
+    boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+
+    struct reply;
+    reply handle(const std::string& method, const std::string& target,
+                 const std::map<std::string, std::string>& headers, const std::string& body);
+    reply token(const std::string& body);
+    reply create_batch(const std::map<std::string, std::string>& headers, const std::string& body);
+    reply lookup(const std::map<std::string, std::string>& headers, const std::string& target);
+    bool authorised(const std::map<std::string, std::string>& headers, std::string& why);
+    std::string new_batch_id();
+
+    boost::asio::io_context& ioc_;
+    options opts_;
+    boost::asio::ssl::context tls_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::mt19937_64 rng_;
+    std::map<std::string, std::chrono::steady_clock::time_point> tokens_;  // token -> expiry
+    std::vector<boost::json::object> batches_;  // in creation order
+    counters counters_;
+};
+
+}  // namespace aep::emu
