@@ -8,6 +8,7 @@
 #include "spool.hpp"
 #include "token_provider.hpp"
 #include "token_schedule.hpp"
+#include "work_queue.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -22,11 +23,8 @@
 #include <sys/inotify.h>
 #include <sys/random.h>
 
-#include <deque>
 #include <random>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace aep {
 
@@ -55,16 +53,12 @@ std::string new_external_id() {
 }
 
 struct queue_state {
+    std::size_t index;
     queue_config cfg;
     spool sp;
     int watch = -1;
-    std::deque<std::string> pending;             // names seen in incoming/, not yet claimed
-    std::unordered_set<std::string> pending_set;  // the same names, for de-duplication
-    std::deque<std::string> resume;              // names left in processing/ by a previous run
-    std::unordered_set<std::string> in_flight;   // names this process is working on
-    std::unordered_set<std::string> deferred;    // incoming names whose twin is still in flight
 
-    explicit queue_state(queue_config c) : cfg(std::move(c)), sp(cfg.spool) {}
+    queue_state(std::size_t i, queue_config c) : index(i), cfg(std::move(c)), sp(cfg.spool) {}
 };
 
 // Everything one entry carries from claim to outcome; lives in its coroutine frame.
@@ -94,7 +88,9 @@ public:
           signals_(ioc_, SIGINT, SIGTERM),
           rescan_timer_(ioc_) {
         work_ready_.expires_at(std::chrono::steady_clock::time_point::max());
-        for (const auto& q : cfg_.queues) queues_.push_back(std::make_unique<queue_state>(q));
+        for (const auto& q : cfg_.queues) {
+            queues_.push_back(std::make_unique<queue_state>(queues_.size(), q));
+        }
     }
 
     int run();
@@ -130,9 +126,7 @@ private:
 
     void add_pending(queue_state& q, const std::string& name);
     void notify_work(std::size_t n);
-    bool take_work(entry_job& job);
     void begin_stop(const char* why);
-    void finish_entry(queue_state& q, const std::string& name);
     void maybe_finish_once();
 
     config cfg_;
@@ -146,7 +140,7 @@ private:
     endpoint import_ep_;
     endpoint catalog_ep_;
     std::vector<std::unique_ptr<queue_state>> queues_;
-    std::size_t next_queue_ = 0;
+    work_queue work_{cfg_.queues.size()};
     asio::steady_timer work_ready_;  // idle workers wait here; cancel_one() wakes one
     asio::signal_set signals_;
     asio::steady_timer rescan_timer_;
@@ -155,7 +149,6 @@ private:
     std::mt19937_64 rng_{std::random_device{}()};
     bool stopping_ = false;
     bool started_ = false;
-    int active_ = 0;  // workers holding an entry
     int exit_code_ = exit_ok;
     std::uint64_t done_count_ = 0, failed_count_ = 0;
 };
@@ -164,51 +157,13 @@ private:
 // Pending work
 
 void daemon_impl::add_pending(queue_state& q, const std::string& name) {
-    if (name.empty() || name.front() == '.') return;
-    if (q.in_flight.count(name)) {
-        q.deferred.insert(name);  // same name still in flight: claim it once that one ends
-        return;
-    }
-    if (!q.pending_set.insert(name).second) return;
-    q.pending.push_back(name);
-    notify_work(1);
+    if (work_.add_incoming(q.index, name)) notify_work(1);
 }
 
 void daemon_impl::notify_work(std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) {
         if (work_ready_.cancel_one() == 0) break;
     }
-}
-
-// Round-robin across queues so that one full spool cannot starve the others. Resumed entries
-// (left in processing/ by a crash) go first: they are the oldest.
-bool daemon_impl::take_work(entry_job& job) {
-    for (std::size_t i = 0; i < queues_.size(); ++i) {
-        auto& q = *queues_[(next_queue_ + i) % queues_.size()];
-        if (!q.resume.empty()) {
-            job.q = &q;
-            job.name = std::move(q.resume.front());
-            q.resume.pop_front();
-            job.resumed = true;
-        } else if (!q.pending.empty()) {
-            job.q = &q;
-            job.name = std::move(q.pending.front());
-            q.pending.pop_front();
-            q.pending_set.erase(job.name);
-            job.resumed = false;
-        } else {
-            continue;
-        }
-        next_queue_ = (next_queue_ + i + 1) % queues_.size();
-        q.in_flight.insert(job.name);
-        return true;
-    }
-    return false;
-}
-
-void daemon_impl::finish_entry(queue_state& q, const std::string& name) {
-    q.in_flight.erase(name);
-    if (q.deferred.erase(name)) add_pending(q, name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -219,13 +174,12 @@ asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing)
     if (include_processing) {
         const auto op = [sp] { return sp->list("processing"); };
         auto names = co_await blocking(op);
-        for (auto& n : names) {
-            if (!q.in_flight.count(n)) q.resume.push_back(std::move(n));
-        }
-        if (!q.resume.empty()) {
+        std::size_t resumed = 0;
+        for (const auto& n : names) resumed += work_.add_resumed(q.index, n) ? 1 : 0;
+        if (resumed > 0) {
             log_.info("resuming entries left in processing/", {{"queue", q.cfg.name},
-                                                               {"count", q.resume.size()}});
-            notify_work(q.resume.size());
+                                                               {"count", resumed}});
+            notify_work(resumed);
         }
     }
     const auto op = [sp] { return sp->list("incoming"); };
@@ -257,10 +211,8 @@ asio::awaitable<void> daemon_impl::start() {
     }
     tokens_.start();
     started_ = true;
-    std::size_t pending = 0;
-    for (auto& q : queues_) pending += q->pending.size() + q->resume.size();
     log_.info("aep-batchd started", {{"queues", queues_.size()},
-                                     {"pending", pending},
+                                     {"pending", work_.pending()},
                                      {"concurrency", cfg_.http.concurrency},
                                      {"mode", opts_.once ? "once" : "daemon"}});
     for (int i = 0; i < cfg_.http.concurrency; ++i) {
@@ -313,7 +265,7 @@ asio::awaitable<void> daemon_impl::periodic_rescan() {
         for (auto& q : queues_) {
             try {
                 // Only when idle: a rescan exists to catch what events missed, not to compete.
-                if (q->pending.empty()) co_await scan(*q, false);
+                if (work_.pending(q->index) == 0) co_await scan(*q, false);
             } catch (const std::exception& e) {
                 log_.warn("rescan failed", {{"queue", q->cfg.name}, {"error", e.what()}});
             }
@@ -324,7 +276,7 @@ asio::awaitable<void> daemon_impl::periodic_rescan() {
 void daemon_impl::begin_stop(const char* why) {
     if (stopping_) return;
     stopping_ = true;
-    log_.info("stopping", {{"reason", why}, {"in_flight", active_}});
+    log_.info("stopping", {{"reason", why}, {"in_flight", work_.in_flight()}});
     tokens_.stop();
     work_ready_.cancel();
     rescan_timer_.cancel();
@@ -335,10 +287,7 @@ void daemon_impl::begin_stop(const char* why) {
 }
 
 void daemon_impl::maybe_finish_once() {
-    if (!opts_.once || stopping_ || !started_ || active_ > 0) return;
-    for (auto& q : queues_) {
-        if (!q->pending.empty() || !q->resume.empty()) return;
-    }
+    if (!opts_.once || stopping_ || !started_ || !work_.idle()) return;
     begin_stop("spools drained (--once)");
 }
 
@@ -369,26 +318,26 @@ int daemon_impl::run() {
 
 asio::awaitable<void> daemon_impl::worker() {
     while (!stopping_) {
-        entry_job job;
-        if (!take_work(job)) {
+        auto item = work_.take();
+        if (!item) {
             maybe_finish_once();
             if (stopping_) break;
             co_await work_ready_.async_wait(nothrow);
             continue;
         }
-        ++active_;
-        queue_state& q = *job.q;
-        const std::string name = job.name;
+        entry_job job;
+        job.q = queues_[item->queue].get();
+        job.name = item->name;
+        job.resumed = item->resumed;
         try {
             co_await process(job);
         } catch (const std::exception& e) {
             // The entry stays where it is (incoming/ or processing/) and is retried by the
             // next scan or start; nothing is lost.
             log_.error("entry processing failed unexpectedly",
-                       {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+                       {{"queue", job.q->cfg.name}, {"entry", job.name}, {"error", e.what()}});
         }
-        --active_;
-        finish_entry(q, name);
+        if (work_.finish(*item)) notify_work(1);
         maybe_finish_once();
     }
 }
@@ -429,9 +378,10 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         }
         if (st == spool::claim_status::gone) co_return;  // taken by another process or removed
         if (st == spool::claim_status::busy) {
-            log_.warn("an entry of the same name is still being processed; will retry",
+            // processing/<name> belongs to another process: the entry waits in incoming/ for a
+            // later scan, once that one is finished.
+            log_.warn("an entry of the same name is being processed elsewhere; left in incoming/",
                       {{"queue", q.cfg.name}, {"entry", name}});
-            q.deferred.insert(name);
             co_return;
         }
     }

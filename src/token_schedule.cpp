@@ -21,8 +21,9 @@ token_timing schedule_token(steady_time issued, std::chrono::seconds lifetime,
     using namespace std::chrono;
     const auto life = duration_cast<milliseconds>(lifetime);
     const auto ninety = life * 9 / 10;
-    const auto by_margin = life - margin;
-    auto refresh_after = std::max(milliseconds(0), std::min(ninety, by_margin));
+    // A margin as long as the lifetime would refresh the moment a token arrives, for ever:
+    // never refresh before half the lifetime has passed.
+    const auto refresh_after = std::clamp(life - margin, life / 2, ninety);
     // Skew allowance: 2% of the lifetime, at most 30 s, so a token is never sent at the edge.
     const auto skew = std::min<milliseconds>(life / 50, seconds(30));
     auto expire_after = std::max(refresh_after, life - skew);

@@ -24,7 +24,8 @@ struct lifetime_decision {
 };
 lifetime_decision decide_lifetime(std::optional<std::int64_t> expires_in_seconds);
 
-// refresh_at = issued + min(lifetime - margin, 90% of lifetime); expires_at = issued + lifetime
+// refresh_at = issued + (lifetime - margin), kept between 50% and 90% of the lifetime (so a
+// short-lived token is not refreshed in a loop); expires_at = issued + lifetime
 // minus a small skew allowance (clocks and transit), never before refresh_at.
 token_timing schedule_token(steady_time issued, std::chrono::seconds lifetime,
                             std::chrono::milliseconds margin);

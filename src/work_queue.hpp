@@ -1,0 +1,58 @@
+// Which entry a free worker takes next, across all queues.
+// Owns: the names waiting in each queue (seen in incoming/, or left in processing/ by an
+// earlier run), de-duplication, round-robin fairness, and names deferred because an entry of
+// the same name is still in flight. Does not own: files or timing. Pure; single-threaded.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace aep {
+
+struct work_item {
+    std::size_t queue = 0;
+    std::string name;
+    bool resumed = false;  // left in processing/ by an earlier run: already claimed
+};
+
+class work_queue {
+public:
+    explicit work_queue(std::size_t queues) : queues_(queues) {}
+
+    // A name seen in incoming/. Returns true when it became pending (false: already pending,
+    // hidden, or deferred behind an in-flight twin).
+    bool add_incoming(std::size_t queue, const std::string& name);
+    // A name found in processing/ at start (already claimed by an earlier run).
+    bool add_resumed(std::size_t queue, const std::string& name);
+
+    // The next item, resumed entries first within a queue, queues in turn. The item counts as
+    // in flight until finish() is called with it.
+    std::optional<work_item> take();
+
+    // Ends an in-flight item. When a twin of the same name arrived meanwhile it becomes pending
+    // again; returns true in that case.
+    bool finish(const work_item& item);
+
+    std::size_t pending() const;
+    std::size_t pending(std::size_t queue) const;
+    std::size_t in_flight() const { return in_flight_count_; }
+    bool idle() const { return pending() == 0 && in_flight_count_ == 0; }
+
+private:
+    struct per_queue {
+        std::deque<std::string> incoming;
+        std::unordered_set<std::string> incoming_set;
+        std::deque<std::string> resumed;
+        std::unordered_set<std::string> in_flight;
+        std::unordered_set<std::string> deferred;
+    };
+    std::vector<per_queue> queues_;
+    std::size_t next_ = 0;
+    std::size_t in_flight_count_ = 0;
+};
+
+}  // namespace aep

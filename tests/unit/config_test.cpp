@@ -1,0 +1,215 @@
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace aep {
+namespace {
+
+const char* good_yaml = R"(
+platform:
+  import_url: https://platform.adobe.io/data/foundation/import
+  catalog_url: https://platform.adobe.io/data/foundation/catalog
+  org_id: "ORG@AdobeOrg"
+  api_key: "client-id"
+auth:
+  token_url: https://ims-na1.adobelogin.com/ims/token/v3
+  client_id: "client-id"
+  client_secret_file: /etc/aep-batchd/secret
+  scopes: [openid, AdobeID]
+tls:
+  ca_file: /etc/ssl/extra.pem
+http:
+  concurrency: 32
+  request_timeout: 250ms
+retry:
+  max_attempts: 3
+  initial_backoff: 2s
+  max_backoff: 5m
+queues:
+  - name: prod
+    spool: /var/spool/aep-batchd/prod
+    sandbox: prod
+    input_format: {format: parquet}
+  - name: dev
+    spool: /var/spool/aep-batchd/dev
+    sandbox: dev-1
+log:
+  format: json
+  level: debug
+)";
+
+std::vector<std::string> messages(const load_result& r) {
+    std::vector<std::string> out;
+    for (const auto& e : r.validation.errors) out.push_back(e.to_string());
+    return out;
+}
+
+bool has(const load_result& r, const std::string& text) {
+    auto m = messages(r);
+    return std::any_of(m.begin(), m.end(), [&](const std::string& s) { return s == text; });
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    auto pos = s.find(from);
+    EXPECT_NE(pos, std::string::npos) << "test bug: '" << from << "' not in the sample config";
+    if (pos != std::string::npos) s.replace(pos, from.size(), to);
+    return s;
+}
+
+std::string joined(const load_result& r) {
+    std::string all;
+    for (const auto& m : messages(r)) all += m + "\n";
+    return all;
+}
+
+TEST(Duration, ParsesUnits) {
+    EXPECT_EQ(parse_duration("250ms"), std::chrono::milliseconds(250));
+    EXPECT_EQ(parse_duration("30s"), std::chrono::milliseconds(30000));
+    EXPECT_EQ(parse_duration("5m"), std::chrono::milliseconds(300000));
+    EXPECT_EQ(parse_duration("2h"), std::chrono::milliseconds(7200000));
+    EXPECT_EQ(parse_duration("0s"), std::chrono::milliseconds(0));
+}
+
+TEST(Duration, RejectsMissingOrUnknownUnits) {
+    EXPECT_FALSE(parse_duration("30"));
+    EXPECT_FALSE(parse_duration("s"));
+    EXPECT_FALSE(parse_duration("-5s"));
+    EXPECT_FALSE(parse_duration("5 s"));
+    EXPECT_FALSE(parse_duration("5d"));
+    EXPECT_FALSE(parse_duration("1.5s"));
+    EXPECT_FALSE(parse_duration(""));
+}
+
+TEST(Config, GoodConfigLoadsEveryField) {
+    auto r = parse_config_text(good_yaml);
+    ASSERT_TRUE(r.validation.ok()) << joined(r);
+    EXPECT_EQ(r.cfg.platform.org_id, "ORG@AdobeOrg");
+    EXPECT_EQ(r.cfg.auth.scopes, (std::vector<std::string>{"openid", "AdobeID"}));
+    EXPECT_EQ(r.cfg.http.concurrency, 32);
+    EXPECT_EQ(r.cfg.http.request_timeout, std::chrono::milliseconds(250));
+    EXPECT_EQ(r.cfg.retry.max_attempts, 3);
+    EXPECT_EQ(r.cfg.retry.max_backoff, std::chrono::minutes(5));
+    ASSERT_EQ(r.cfg.queues.size(), 2u);
+    EXPECT_EQ(r.cfg.queues[0].default_input_format.format, "Parquet");  // normalised spelling
+    EXPECT_EQ(r.cfg.queues[1].default_input_format.format, "JSON");     // the default
+    EXPECT_EQ(r.cfg.queues[1].sandbox, "dev-1");
+    EXPECT_EQ(r.cfg.log.format, log_format::json);
+    EXPECT_EQ(r.cfg.log.level, log_level::debug);
+    EXPECT_TRUE(r.validation.warnings.empty());
+}
+
+TEST(Config, DefaultsApplyWhenSectionsAreOmitted) {
+    auto r = parse_config_text(R"(
+platform: {org_id: o, api_key: k}
+auth: {client_id: c, client_secret_env: SECRET}
+queues: [{name: q, spool: /s, sandbox: prod}]
+)");
+    ASSERT_TRUE(r.validation.ok()) << joined(r);
+    EXPECT_EQ(r.cfg.platform.import_url, "https://platform.adobe.io/data/foundation/import");
+    EXPECT_EQ(r.cfg.auth.token_url, "https://ims-na1.adobelogin.com/ims/token/v3");
+    EXPECT_EQ(r.cfg.http.concurrency, 16);
+    EXPECT_EQ(r.cfg.http.request_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(r.cfg.auth.refresh_margin, std::chrono::minutes(5));
+    EXPECT_EQ(r.cfg.log.format, log_format::text);
+}
+
+TEST(Config, EachRuleHasItsOwnMessage) {
+    struct {
+        std::string from, to, expected;
+    } cases[] = {
+        {"concurrency: 32", "concurrency: 0", "http.concurrency: must be > 0"},
+        {"concurrency: 32", "concurrency: 5000", "http.concurrency: must be <= 1024"},
+        {"concurrency: 32", "concurrency: lots", "http.concurrency: must be an integer"},
+        {"request_timeout: 250ms", "request_timeout: 30", "http.request_timeout: must be a duration such as 250ms, 30s, 5m or 1h"},
+        {"request_timeout: 250ms", "request_timeout: 0s", "http.request_timeout: must be > 0"},
+        {"import_url: https://platform.adobe.io/data/foundation/import", "import_url: http://platform.adobe.io/x",
+         "platform.import_url: must use https:// (plain http:// is accepted only for loopback hosts)"},
+        {"import_url: https://platform.adobe.io/data/foundation/import", "import_url: ftp://x/y",
+         "platform.import_url: must start with https://"},
+        {"import_url: https://platform.adobe.io/data/foundation/import", "import_url: not a url",
+         "platform.import_url: is not an absolute URL"},
+        {"token_url: https://ims-na1.adobelogin.com/ims/token/v3", "token_url: https://u:p@ims/x",
+         "auth.token_url: must not contain credentials"},
+        {"org_id: \"ORG@AdobeOrg\"", "org_id: \"\"", "platform.org_id: is required"},
+        {"api_key: \"client-id\"", "api_key: \"a\\nb\"", "platform.api_key: must not contain control characters"},
+        {"client_id: \"client-id\"", "client_id: \"\"", "auth.client_id: is required"},
+        {"client_secret_file: /etc/aep-batchd/secret", "client_secret_file: relative/secret",
+         "auth.client_secret_file: must be an absolute path"},
+        {"client_secret_file: /etc/aep-batchd/secret", "client_secret_file: /s\n  client_secret_env: X",
+         "auth: set exactly one of client_secret_file and client_secret_env"},
+        {"scopes: [openid, AdobeID]", "scopes: []", "auth.scopes: must list at least one scope"},
+        {"scopes: [openid, AdobeID]", "scopes: [openid, \"a,b\"]", "auth.scopes[1]: must be a non-empty scope name without commas or spaces"},
+        {"scopes: [openid, AdobeID]", "scopes: openid", "auth.scopes: must be a list of strings"},
+        {"ca_file: /etc/ssl/extra.pem", "ca_file: extra.pem", "tls.ca_file: must be an absolute path"},
+        {"max_attempts: 3", "max_attempts: 0", "retry.max_attempts: must be between 1 and 100"},
+        {"max_backoff: 5m", "max_backoff: 1s", "retry.max_backoff: must be >= retry.initial_backoff"},
+        {"name: prod", "name: \"prod queue\"", "queues[0].name: must be 1-64 characters of [A-Za-z0-9_-]"},
+        {"name: dev", "name: prod", "queues[1].name: duplicate queue name 'prod'"},
+        {"spool: /var/spool/aep-batchd/dev", "spool: /var/spool/aep-batchd/prod/", "queues[1].spool: is used by another queue"},
+        {"spool: /var/spool/aep-batchd/prod", "spool: spool/prod", "queues[0].spool: must be an absolute path"},
+        {"sandbox: prod", "sandbox: Prod", "queues[0].sandbox: must be the all-lowercase sandbox name ([a-z0-9_-], 1-256)"},
+        {"input_format: {format: parquet}", "input_format: {format: xml}", "queues[0].input_format.format: must be one of JSON, Parquet, CSV"},
+        {"input_format: {format: parquet}", "input_format: {fmt: json}", "queues[0].input_format.fmt: unknown key (known keys: format, is_multi_line_json)"},
+        {"format: json", "format: xml", "log.format: must be text or json"},
+        {"level: debug", "level: loud", "log.level: must be one of debug, info, warning, error"},
+        {"http:\n", "htpp:\n", "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
+        {"  concurrency: 32", "  concurency: 32", "http.concurency: unknown key (known keys: concurrency, request_timeout)"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse_config_text(replace(good_yaml, c.from, c.to));
+        EXPECT_FALSE(r.validation.ok()) << "accepted a config with: " << c.to;
+        EXPECT_TRUE(has(r, c.expected)) << "for '" << c.to << "' expected the message\n  " << c.expected
+                                        << "\nbut got\n" << joined(r);
+    }
+}
+
+TEST(Config, AllProblemsAreReportedAtOnce) {
+    auto r = parse_config_text(R"(
+platform: {org_id: "", api_key: k, import_url: "http://example.com"}
+auth: {client_id: c, client_secret_env: S}
+http: {concurrency: -1}
+queues: [{name: "a b", spool: rel, sandbox: X}]
+)");
+    EXPECT_GE(r.validation.errors.size(), 6u) << joined(r);
+}
+
+TEST(Config, MissingSectionsAreNamed) {
+    auto r = parse_config_text("log: {level: info}\n");
+    EXPECT_TRUE(has(r, "platform: is required")) << joined(r);
+    EXPECT_TRUE(has(r, "auth: is required")) << joined(r);
+    EXPECT_TRUE(has(r, "queues: is required: list at least one queue")) << joined(r);
+}
+
+TEST(Config, EmptyAndBrokenYamlAreClearErrors) {
+    EXPECT_TRUE(has(parse_config_text(""), "the configuration is empty"));
+    auto r = parse_config_text("platform: [unclosed\n");
+    ASSERT_FALSE(r.validation.ok());
+    EXPECT_NE(r.validation.errors[0].message.find("YAML syntax error at line"), std::string::npos)
+        << joined(r);
+}
+
+TEST(Config, PlainHttpOnLoopbackIsAWarningNotAnError) {
+    auto r = parse_config_text(replace(good_yaml, "https://platform.adobe.io/data/foundation/import",
+                                       "http://127.0.0.1:8080/import"));
+    EXPECT_TRUE(r.validation.ok()) << joined(r);
+    ASSERT_EQ(r.validation.warnings.size(), 1u);
+    EXPECT_NE(r.validation.warnings[0].find("platform.import_url"), std::string::npos);
+}
+
+TEST(Config, MissingFileNamesThePath) {
+    auto r = load_config("/nonexistent/aep.yaml");
+    ASSERT_FALSE(r.validation.ok());
+    EXPECT_EQ(r.validation.errors[0].message, "/nonexistent/aep.yaml: cannot read the configuration file");
+}
+
+TEST(Format, NormalisesCaseToTheSpecSpelling) {
+    EXPECT_EQ(normalize_format("json"), "JSON");
+    EXPECT_EQ(normalize_format("PARQUET"), "Parquet");
+    EXPECT_EQ(normalize_format("Csv"), "CSV");
+    EXPECT_FALSE(normalize_format("avro"));
+}
+
+}  // namespace
+}  // namespace aep
