@@ -70,8 +70,13 @@ std::string spool::path(const char* sub, const std::string& name) const {
 }
 
 void spool::ensure_layout() const {
-    if (::mkdir(root_.c_str(), 0750) != 0 && errno != EEXIST) {
-        throw_errno("cannot create spool directory", root_, errno);
+    // Like mkdir -p for the spool root itself: each missing parent is created.
+    for (std::size_t pos = 1; pos <= root_.size(); ++pos) {
+        if (pos != root_.size() && root_[pos] != '/') continue;
+        const auto p = root_.substr(0, pos);
+        if (::mkdir(p.c_str(), 0750) != 0 && errno != EEXIST) {
+            throw_errno("cannot create spool directory", p, errno);
+        }
     }
     for (const char* sub : {"tmp", "incoming", "processing", "done", "failed"}) {
         const auto p = path(sub, "");

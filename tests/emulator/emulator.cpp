@@ -262,6 +262,12 @@ server::reply server::handle(const std::string& method, const std::string& targe
         for (const auto& b : batches_) a.push_back(b);
         return reply::json_reply(200, a);
     }
+    if (method == "GET" && path == "/emulator/tokens") {
+        // Every token issued, so leak tests can search outputs for them.
+        json::array a;
+        for (const auto& t : issued_) a.push_back(json::string(t));
+        return reply::json_reply(200, a);
+    }
     if (method == "POST" && path == "/emulator/revoke-tokens") {
         tokens_.clear();
         return reply::json_reply(200, json::object{{"revoked", true}});
@@ -314,6 +320,7 @@ server::reply server::token(const std::string& body) {
         static const char* hex = "0123456789abcdef";
         for (int i = 0; i < 48; ++i) tok += hex[rng_() % 16];
         tokens_[tok] = std::chrono::steady_clock::now() + opts_.token_lifetime;
+        issued_.push_back(tok);
         ++counters_.tokens_issued;
         r = reply::json_reply(200, json::object{{"access_token", tok},
                                                 {"token_type", "bearer"},
@@ -415,6 +422,14 @@ server::reply server::create_batch(const std::map<std::string, std::string>& hea
                 if (!item.is_string()) return fail(400, "400", "tags items must be strings");
             }
             tags[kv.key()] = kv.value();
+        }
+    }
+
+    // Test hook: datasetId "status-NNN" answers NNN (for permanent-error tests).
+    if (ds->get_string().size() == 10 && ds->get_string().starts_with("status-")) {
+        const unsigned forced = static_cast<unsigned>(std::atoi(ds->get_string().c_str() + 7));
+        if (forced >= 400 && forced <= 599) {
+            return fail(forced, std::to_string(forced), "forced by the datasetId test hook");
         }
     }
 

@@ -89,6 +89,7 @@ private:
     boost::asio::ip::tcp::acceptor acceptor_;
     std::mt19937_64 rng_;
     std::map<std::string, std::chrono::steady_clock::time_point> tokens_;  // token -> expiry
+    std::vector<std::string> issued_;           // every token ever issued (for leak tests)
     std::vector<boost::json::object> batches_;  // in creation order
     counters counters_;
 };

@@ -28,8 +28,9 @@ constexpr const char* usage =
     "  --ims-down                token endpoint answers 503 until POST /emulator/ims-up\n"
     "  --seed N                  random seed (default: random)\n"
     "  --verbose                 log each request to stderr\n"
-    "Test hooks: GET /emulator/stats, GET /emulator/batches, POST /emulator/revoke-tokens,\n"
-    "POST /emulator/ims-down, POST /emulator/ims-up, POST /emulator/faults (body: 429=10%,...)\n";
+    "Test hooks: GET /emulator/stats, GET /emulator/batches, GET /emulator/tokens,\n"
+    "POST /emulator/revoke-tokens, POST /emulator/ims-down, POST /emulator/ims-up,\n"
+    "POST /emulator/faults (body: 429=10%,...); a datasetId status-NNN is answered with NNN.\n";
 
 bool duration_arg(const char* text, std::chrono::milliseconds& out) {
     auto d = aep::parse_duration(text);

@@ -1,0 +1,129 @@
+"""The whole path, real binaries over real TLS: entries dropped into two spools end as batches,
+with correct records, log lines and emulator state."""
+
+import json
+import unittest
+from collections import Counter
+
+from harness import BATCH_LINE, World, wait_for
+
+
+class EndToEnd(unittest.TestCase):
+    def setUp(self):
+        self.world = World()
+        self.addCleanup(self.world.close)
+
+    def test_thousand_entries_over_two_queues_in_daemon_mode(self):
+        w = self.world
+        cfg = w.config(queues=[{"name": "prod", "sandbox": "prod"},
+                               {"name": "dev", "sandbox": "dev-1", "input_format": {"format": "parquet"}}])
+        daemon = w.start_daemon(cfg)
+        daemon.wait_started()
+        prod, dev = w.spool("prod"), w.spool("dev")
+        expected = {}  # (queue, entry) -> (datasetId, tags, format)
+        for i in range(500):
+            if i % 5 == 0:
+                tags = {"source": [f"job-{i}"]}
+                prod.drop(f"p{i:04d}", json.dumps({"datasetId": f"dsP{i}", "tags": tags,
+                                                   "inputFormat": {"format": "CSV"}}))
+                expected[("prod", f"p{i:04d}")] = (f"dsP{i}", tags, "CSV")
+            else:
+                prod.drop(f"p{i:04d}", f"dsP{i}\n")
+                expected[("prod", f"p{i:04d}")] = (f"dsP{i}", None, "JSON")
+            dev.drop(f"d{i:04d}", f"  dsD{i}  ")
+            expected[("dev", f"d{i:04d}")] = (f"dsD{i}", None, "Parquet")
+
+        wait_for(lambda: prod.count("done") + dev.count("done") >= 1000, 180,
+                 "1000 done records (picked up by inotify, without restart)")
+        self.assertEqual(daemon.terminate(), 0, daemon.log())
+
+        records = prod.done_records() + dev.done_records()
+        self.assertEqual(len(records), 1000)
+        store = {b["id"]: b for b in w.emulator.batches()}
+        self.assertEqual(len(store), 1000, "each entry must create exactly one batch")
+        ext_counts = Counter(b["externalId"] for b in store.values())
+        self.assertEqual(max(ext_counts.values()), 1, "an externalId was used for two batches")
+        sandbox_of = {"prod": "prod", "dev": "dev-1"}
+        for rec in records:
+            key = (rec["queue"], rec["entry"])
+            self.assertIn(key, expected, f"unexpected record {rec}")
+            dataset, tags, fmt = expected.pop(key)
+            self.assertEqual(rec["datasetId"], dataset)
+            self.assertEqual(rec["status"], "loading")
+            self.assertEqual(rec["attempts"], 1)
+            self.assertTrue(rec["createdAt"].endswith("Z"))
+            batch = store[rec["batchId"]]
+            self.assertEqual(batch["externalId"], rec["externalId"])
+            self.assertEqual(batch["sandbox"], sandbox_of[rec["queue"]])
+            self.assertEqual(batch["relatedObjects"][0]["id"], dataset)
+            self.assertEqual(batch["inputFormat"]["format"], fmt)
+            self.assertEqual(rec["stagePath"], batch["tags"]["acp_stagePath"][0])
+            self.assertEqual(rec["response"]["id"], rec["batchId"])
+            if tags:
+                self.assertEqual(batch["tags"]["source"], tags["source"])
+        self.assertEqual(expected, {}, "some entries have no done record")
+        for s in (prod, dev):
+            self.assertEqual(s.names("incoming"), [])
+            self.assertEqual(s.names("processing"), [])
+            self.assertEqual(s.names("failed"), [])
+
+        lines = [m for m in (BATCH_LINE.search(l) for l in daemon.log().splitlines()) if m]
+        self.assertEqual(len(lines), 1000, "one 'batch created' log line per batch")
+        logged = {(m.group(2), m.group(4), m.group(5)) for m in lines}
+        self.assertEqual(logged, {(r["queue"], r["batchId"], r["stagePath"]) for r in records})
+
+        stats = w.emulator.stats()
+        self.assertEqual(stats["batch_requests"], 1000)
+        self.assertEqual(stats["token_requests"], 1, "one token serves the whole run")
+        # Keep-alive: connections are reused, not opened per request.
+        self.assertLessEqual(stats["connections"], 16 + 2)
+        w.assert_no_secrets(self)
+
+    def test_once_drains_and_exits_zero(self):
+        w = self.world
+        cfg = w.config(queues=["q1"])
+        q = w.spool("q1")
+        for i in range(50):
+            q.drop(f"e{i}", f"ds{i}")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(q.count("done"), 50)
+        self.assertEqual(q.names("incoming"), [])
+        self.assertEqual(w.emulator.stats()["batches_created"], 50)
+
+    def test_entries_left_in_processing_are_resumed_without_duplicates(self):
+        w = self.world
+        cfg = w.config(queues=["q1"])
+        q = w.spool("q1")
+        q.drop("warmup", "ds0")
+        q.drop("second", "ds2")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        first = {r["entry"]: r for r in q.done_records()}
+        created, second = first["warmup"], first["second"]
+        # A crash after the batch was created but before done/ was written: the entry is back
+        # in processing/ with its externalId. The daemon must find the batch, not create another.
+        (q.path / "done" / "warmup.json").unlink()
+        (q.path / "processing" / "warmup").write_text(
+            json.dumps({"datasetId": "ds0", "externalId": created["externalId"]}))
+        # A crash after writing done/ but before removing the entry.
+        (q.path / "processing" / "second").write_text(
+            json.dumps({"datasetId": "ds2", "externalId": second["externalId"]}))
+        # A crash before anything was sent: raw content in processing/.
+        (q.path / "processing" / "fresh").write_text("ds3")
+
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertIn("batch recovered", log)
+        self.assertEqual(q.names("processing"), [])
+        records = {r["entry"]: r for r in q.done_records()}
+        self.assertEqual(set(records), {"warmup", "second", "fresh"})
+        self.assertEqual(records["warmup"]["batchId"], created["batchId"])
+        self.assertTrue(records["warmup"].get("recovered"))
+        self.assertEqual(records["second"]["batchId"], second["batchId"])
+        self.assertIn("entry was already recorded in done/", log)
+        self.assertEqual(w.emulator.stats()["batches_created"], 3, "no batch was created twice")
+
+
+if __name__ == "__main__":
+    unittest.main()
