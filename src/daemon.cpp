@@ -251,7 +251,8 @@ asio::awaitable<void> daemon_impl::watch() {
         }
         for (const auto& e : ev.events) {
             for (auto& q : queues_) {
-                if (q->watch == e.watch && !(e.mask & IN_ISDIR)) add_pending(*q, e.name);
+                // Directories too: they are claimed and failed with a reason, not left behind.
+                if (q->watch == e.watch) add_pending(*q, e.name);
             }
         }
     }
