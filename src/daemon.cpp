@@ -562,7 +562,11 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
         if (job.attempts >= cfg_.retry.max_attempts) {
             last_reason = "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
         }
-        if (!co_await pause(retry_delay(job.attempts - 1, hint))) co_return;
+        auto delay = retry_delay(job.attempts - 1, hint);
+        // Catalog may lag behind a batch created an instant ago: give it at least one initial
+        // back-off before asking, rather than a full-jitter pause that may be zero.
+        if (must_look_up) delay = std::max(delay, cfg_.retry.initial_backoff);
+        if (!co_await pause(delay)) co_return;
     }
 }
 
