@@ -78,7 +78,8 @@ int main(int argc, char** argv) {
         for (const auto& e : loaded.validation.errors) {
             std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
         }
-        if (!secret.error.empty()) std::fprintf(stderr, "aep-batchd: config error: %s\n", secret.error.c_str());
+        if (!secret.error.empty())
+            std::fprintf(stderr, "aep-batchd: config error: %s\n", secret.error.c_str());
         return aep::exit_config;
     }
 

@@ -39,21 +39,6 @@ http::request<http::string_body> create_batch_request(const endpoint& import_ep,
 
 namespace {
 
-std::string query_encode(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 // Fills batch_id, status and stage_path from a Batch object.
 bool read_batch(const boost::json::object& o, std::string_view fallback_id, create_result& r) {
     if (const auto* id = o.if_contains("id"); id && id->is_string() && !id->get_string().empty()) {
@@ -82,7 +67,8 @@ http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_
                                                         const std::string& token,
                                                         const std::string& external_id) {
     http::request<http::string_body> req{
-        http::verb::get, catalog_ep.target("/batches") + "?externalId=" + query_encode(external_id), 11};
+        http::verb::get,
+        catalog_ep.target("/batches") + "?externalId=" + percent_encode(external_id), 11};
     req.set(http::field::accept, "application/json");
     req.set(http::field::authorization, "Bearer " + token);
     req.set("x-api-key", platform.api_key);
@@ -128,8 +114,8 @@ lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
     return r;
 }
 
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v,
-                                                           std::chrono::system_clock::time_point now) {
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view v, std::chrono::system_clock::time_point now) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
     if (v.empty()) return std::nullopt;
@@ -182,8 +168,8 @@ create_result classify_create_response(unsigned status, std::string_view body,
     if (status == 401) {
         r.outcome = create_result::kind::unauthorized;
         r.reason += ": the access token was refused";
-    } else if (status == 408 || status == 429 || status == 500 || status == 502 ||
-               status == 503 || status == 504) {
+    } else if (status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+               status == 504) {
         r.outcome = create_result::kind::transient;
     } else if (status >= 400 && status < 500) {
         r.outcome = create_result::kind::permanent;

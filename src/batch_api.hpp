@@ -28,8 +28,7 @@ std::string create_batch_body(const batch_entry& e, const input_format& queue_de
 http::request<http::string_body> create_batch_request(const endpoint& import_ep,
                                                       const platform_config& platform,
                                                       const std::string& sandbox,
-                                                      const std::string& token,
-                                                      std::string body);
+                                                      const std::string& token, std::string body);
 
 struct create_result {
     enum class kind {
@@ -40,10 +39,10 @@ struct create_result {
         ambiguous,     // a 201 we cannot read, or another status we do not know
     } outcome = kind::ambiguous;
     std::string batch_id;
-    std::string stage_path;  // tags.acp_stagePath[0]; empty when absent
-    std::string status;      // the batch's status, e.g. "loading"
+    std::string stage_path;       // tags.acp_stagePath[0]; empty when absent
+    std::string status;           // the batch's status, e.g. "loading"
     boost::json::value response;  // the parsed 201 body
-    std::string reason;      // why, for anything but created
+    std::string reason;           // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said
 };
 
@@ -69,8 +68,8 @@ lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
                                    std::string_view external_id);
 
 // Retry-After as delta-seconds or an HTTP-date; nullopt when absent or unreadable.
-std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
-                                                           std::chrono::system_clock::time_point now);
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now);
 
 // A printable excerpt of a response body for error records: the first 4 KiB.
 std::string body_excerpt(std::string_view body);

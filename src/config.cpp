@@ -66,7 +66,8 @@ void check_url(validation_result& r, const std::string& path, const std::string&
     if (!ep.value) {
         r.errors.push_back({path, ep.error});
     } else if (ep.insecure) {
-        r.warnings.push_back(path + ": plain http:// to a loopback host; use only for local testing");
+        r.warnings.push_back(path +
+                             ": plain http:// to a loopback host; use only for local testing");
     }
 }
 
@@ -97,7 +98,8 @@ validation_result validate(const config& cfg) {
     if (has_file && cfg.auth.client_secret_file.front() != '/') {
         r.errors.push_back({"auth.client_secret_file", "must be an absolute path"});
     }
-    if (cfg.auth.scopes.empty()) r.errors.push_back({"auth.scopes", "must list at least one scope"});
+    if (cfg.auth.scopes.empty())
+        r.errors.push_back({"auth.scopes", "must list at least one scope"});
     for (std::size_t i = 0; i < cfg.auth.scopes.size(); ++i) {
         const auto& s = cfg.auth.scopes[i];
         if (s.empty() || s.find_first_of(", \t\r\n") != std::string::npos) {

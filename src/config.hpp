@@ -20,14 +20,15 @@ struct config_error {
 };
 
 struct input_format {
-    std::string format = "JSON";            // one of the spec's enum: JSON, Parquet, CSV
+    std::string format = "JSON";             // one of the spec's enum: JSON, Parquet, CSV
     std::optional<bool> is_multi_line_json;  // sent as isMultiLineJson only when set
 };
 
 struct platform_config {
-    std::string import_url = "https://platform.adobe.io/data/foundation/import";   // POST {}/batches
-    std::string catalog_url = "https://platform.adobe.io/data/foundation/catalog";  // batch look-ups
-    std::string org_id;   // x-gw-ims-org-id, required
+    std::string import_url = "https://platform.adobe.io/data/foundation/import";  // POST {}/batches
+    std::string catalog_url =
+        "https://platform.adobe.io/data/foundation/catalog";  // batch look-ups
+    std::string org_id;                                       // x-gw-ims-org-id, required
     std::string api_key;  // x-api-key, required (the integration's client id)
 };
 

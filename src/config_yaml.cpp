@@ -12,7 +12,7 @@ namespace aep {
 namespace {
 
 class reader {
-public:
+  public:
     explicit reader(validation_result& r) : r_(r) {}
 
     // Reports keys of `node` not in `allowed`; returns false when node is not a map.
@@ -108,7 +108,7 @@ public:
         return path.empty() ? key : path + "." + key;
     }
 
-private:
+  private:
     validation_result& r_;
 };
 
@@ -118,10 +118,11 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         rd.error("", "the configuration is empty");
         return;
     }
-    if (!rd.check_map(root, "", {"platform", "auth", "tls", "http", "retry", "queues", "log"})) return;
+    if (!rd.check_map(root, "", {"platform", "auth", "tls", "http", "retry", "queues", "log"}))
+        return;
 
-    if (auto n = root["platform"]; n && rd.check_map(n, "platform", {"import_url", "catalog_url",
-                                                                     "org_id", "api_key"})) {
+    if (auto n = root["platform"];
+        n && rd.check_map(n, "platform", {"import_url", "catalog_url", "org_id", "api_key"})) {
         rd.str(n, "platform", "import_url", cfg.platform.import_url);
         rd.str(n, "platform", "catalog_url", cfg.platform.catalog_url);
         rd.str(n, "platform", "org_id", cfg.platform.org_id);
@@ -131,8 +132,9 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
     }
 
     if (auto n = root["auth"];
-        n && rd.check_map(n, "auth", {"token_url", "client_id", "client_secret_file",
-                                      "client_secret_env", "scopes", "refresh_margin"})) {
+        n && rd.check_map(n, "auth",
+                          {"token_url", "client_id", "client_secret_file", "client_secret_env",
+                           "scopes", "refresh_margin"})) {
         rd.str(n, "auth", "token_url", cfg.auth.token_url);
         rd.str(n, "auth", "client_id", cfg.auth.client_id);
         rd.str(n, "auth", "client_secret_file", cfg.auth.client_secret_file);
@@ -213,9 +215,9 @@ load_result parse_config_text(const std::string& yaml_text) {
     try {
         root = YAML::Load(yaml_text);
     } catch (const YAML::Exception& e) {
-        out.validation.errors.push_back(
-            {"", "YAML syntax error at line " + std::to_string(e.mark.line + 1) + ", column " +
-                     std::to_string(e.mark.column + 1) + ": " + e.msg});
+        out.validation.errors.push_back({"", "YAML syntax error at line " +
+                                                 std::to_string(e.mark.line + 1) + ", column " +
+                                                 std::to_string(e.mark.column + 1) + ": " + e.msg});
         return out;
     }
     validation_result shape;
@@ -230,7 +232,8 @@ load_result parse_config_text(const std::string& yaml_text) {
     out.validation.warnings = semantic.warnings;
     for (auto& e : semantic.errors) {
         bool repeated = false;
-        for (const auto& s : shape.errors) repeated = repeated || (!e.path.empty() && s.path == e.path);
+        for (const auto& s : shape.errors)
+            repeated = repeated || (!e.path.empty() && s.path == e.path);
         if (!repeated) out.validation.errors.push_back(std::move(e));
     }
     return out;

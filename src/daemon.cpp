@@ -20,11 +20,10 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <sys/inotify.h>
-#include <sys/random.h>
-
 #include <random>
 #include <set>
+#include <sys/inotify.h>
+#include <sys/random.h>
 
 namespace aep {
 
@@ -73,7 +72,7 @@ struct entry_job {
 };
 
 class daemon_impl {
-public:
+  public:
     daemon_impl(config cfg, std::string secret, logger& log, run_options opts)
         : cfg_(std::move(cfg)),
           log_(log),
@@ -95,7 +94,7 @@ public:
 
     int run();
 
-private:
+  private:
     // Runs f on the file-I/O pool and resumes the caller on the loop with its result (or its
     // exception). f is copied into invoke_on_pool's frame. Callers pass a named local, never a
     // temporary: GCC 12 mishandles temporaries with destructors inside co_await expressions
@@ -122,7 +121,8 @@ private:
                                          std::optional<unsigned> http_status,
                                          std::string_view response_body,
                                          std::string_view request_id);
-    std::chrono::milliseconds retry_delay(int attempt, std::optional<std::chrono::milliseconds> hint);
+    std::chrono::milliseconds retry_delay(int attempt,
+                                          std::optional<std::chrono::milliseconds> hint);
 
     void add_pending(queue_state& q, const std::string& name);
     void notify_work(std::size_t n);
@@ -177,8 +177,8 @@ asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing)
         std::size_t resumed = 0;
         for (const auto& n : names) resumed += work_.add_resumed(q.index, n) ? 1 : 0;
         if (resumed > 0) {
-            log_.info("resuming entries left in processing/", {{"queue", q.cfg.name},
-                                                               {"count", resumed}});
+            log_.info("resuming entries left in processing/",
+                      {{"queue", q.cfg.name}, {"count", resumed}});
             notify_work(resumed);
         }
     }
@@ -470,11 +470,13 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
 
         if (must_look_up) {
             ++lookups;
-            auto req = catalog_lookup_request(catalog_ep_, cfg_.platform, q.cfg.sandbox, *token, xid);
+            auto req =
+                catalog_lookup_request(catalog_ep_, cfg_.platform, q.cfg.sandbox, *token, xid);
             auto out = co_await client_.send(catalog_ep_, req);
             lookup_result lr;
             if (out.failure != transport_failure::none) {
-                lr.reason = "catalog look-up: " + std::string(to_string(out.failure)) + ": " + out.error;
+                lr.reason =
+                    "catalog look-up: " + std::string(to_string(out.failure)) + ": " + out.error;
             } else {
                 lr = parse_catalog_lookup(out.response.result_int(), out.response.body(), xid);
             }
@@ -485,7 +487,8 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             if (lr.outcome == lookup_result::kind::not_found) {
                 must_look_up = false;
                 if (job.attempts >= cfg_.retry.max_attempts) {
-                    co_await record_failure(job, last_reason, last_status, last_body, last_request_id);
+                    co_await record_failure(job, last_reason, last_status, last_body,
+                                            last_request_id);
                     co_return;
                 }
             } else {
@@ -550,9 +553,10 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             }
         }
         refused_once = false;
-        log_.warn("batch creation failed; will retry",
-                  {{"queue", q.cfg.name}, {"entry", job.name}, {"attempt", job.attempts},
-                   {"reason", last_reason}});
+        log_.warn("batch creation failed; will retry", {{"queue", q.cfg.name},
+                                                        {"entry", job.name},
+                                                        {"attempt", job.attempts},
+                                                        {"reason", last_reason}});
         if (job.attempts >= cfg_.retry.max_attempts && !must_look_up) {
             const std::string why =
                 "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
@@ -560,7 +564,8 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             co_return;
         }
         if (job.attempts >= cfg_.retry.max_attempts) {
-            last_reason = "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
+            last_reason =
+                "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
         }
         auto delay = retry_delay(job.attempts - 1, hint);
         // Catalog may lag behind a batch created an instant ago: give it at least one initial
@@ -599,9 +604,10 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
             co_await blocking(op);
             break;
         } catch (const spool_error& e) {
-            log_.error("cannot record a created batch; retrying",
-                       {{"queue", q.cfg.name}, {"entry", name}, {"batch_id", r.batch_id},
-                        {"error", e.what()}});
+            log_.error("cannot record a created batch; retrying", {{"queue", q.cfg.name},
+                                                                   {"entry", name},
+                                                                   {"batch_id", r.batch_id},
+                                                                   {"error", e.what()}});
         }
         if (!co_await pause(5s)) co_return;  // left in processing/: the next start finds it
     }

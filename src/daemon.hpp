@@ -28,7 +28,7 @@ inline constexpr int exit_config = 78;
 class daemon_impl;
 
 class batch_daemon {
-public:
+  public:
     batch_daemon(config cfg, std::string client_secret, logger& log, run_options opts);
     ~batch_daemon();
     batch_daemon(const batch_daemon&) = delete;
@@ -38,7 +38,7 @@ public:
     // process exit code.
     int run();
 
-private:
+  private:
     std::unique_ptr<daemon_impl> impl_;
 };
 

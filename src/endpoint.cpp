@@ -17,6 +17,25 @@ bool is_loopback_host(std::string_view host) {
     return false;
 }
 
+std::string percent_encode(std::string_view s) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+                                c == '~';
+        if (unreserved) {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
 std::string endpoint::host_header() const {
     std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
     if ((tls && port != "443") || (!tls && port != "80")) h += ":" + port;
@@ -64,7 +83,8 @@ endpoint_parse parse_endpoint(std::string_view url) {
                                                             : std::string(u.host());
     if (u.host_type() == boost::urls::host_type::ipv6) {
         // encoded_host_address keeps the brackets off; strip any that remain defensively.
-        if (!ep.host.empty() && ep.host.front() == '[') ep.host = ep.host.substr(1, ep.host.size() - 2);
+        if (!ep.host.empty() && ep.host.front() == '[')
+            ep.host = ep.host.substr(1, ep.host.size() - 2);
     }
     if (u.has_port()) {
         if (u.port_number() == 0) {

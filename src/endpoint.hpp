@@ -26,12 +26,16 @@ struct endpoint {
 
 struct endpoint_parse {
     std::optional<endpoint> value;
-    std::string error;    // why it was refused (empty when value is set)
+    std::string error;      // why it was refused (empty when value is set)
     bool insecure = false;  // plain http on loopback: allowed, but worth a warning
 };
 
 endpoint_parse parse_endpoint(std::string_view url);
 
 bool is_loopback_host(std::string_view host);
+
+// RFC 3986 percent-encoding of everything but unreserved characters; fit for query values and
+// application/x-www-form-urlencoded fields alike.
+std::string percent_encode(std::string_view s);
 
 }  // namespace aep

@@ -53,7 +53,8 @@ entry_parse parse_entry(std::string_view content) {
     for (const auto& kv : obj) {
         const auto key = kv.key();
         if (key != "datasetId" && key != "inputFormat" && key != "tags" && key != "externalId") {
-            return fail("unknown key in JSON entry (known: datasetId, inputFormat, tags, externalId)");
+            return fail(
+                "unknown key in JSON entry (known: datasetId, inputFormat, tags, externalId)");
         }
     }
     const auto* ds = obj.if_contains("datasetId");
@@ -75,7 +76,8 @@ entry_parse parse_entry(std::string_view content) {
                 fmt.format = *norm;
                 has_format = true;
             } else if (kv.key() == "isMultiLineJson") {
-                if (!kv.value().is_bool()) return fail("inputFormat.isMultiLineJson must be a boolean");
+                if (!kv.value().is_bool())
+                    return fail("inputFormat.isMultiLineJson must be a boolean");
                 fmt.is_multi_line_json = kv.value().get_bool();
             } else {
                 return fail("unknown key in inputFormat (known: format, isMultiLineJson)");

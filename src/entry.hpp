@@ -15,7 +15,7 @@ namespace aep {
 
 struct batch_entry {
     std::string dataset_id;
-    std::optional<input_format> format;      // the queue default applies when absent
+    std::optional<input_format> format;       // the queue default applies when absent
     std::optional<boost::json::object> tags;  // values are arrays of strings (as the spec says)
     std::optional<std::string> external_id;   // set by the writer, or by the daemon before sending
 };

@@ -41,8 +41,10 @@ constexpr std::size_t max_body_bytes = 1024 * 1024;
 constexpr std::uint32_t max_header_bytes = 64 * 1024;
 
 transport_failure classify(const boost::system::error_code& ec) {
-    if (ec == beast::error::timeout || ec == asio::error::timed_out) return transport_failure::timeout;
-    if (ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated) {
+    if (ec == beast::error::timeout || ec == asio::error::timed_out)
+        return transport_failure::timeout;
+    if (ec.category() == asio::error::get_ssl_category() ||
+        ec == asio::ssl::error::stream_truncated) {
         return transport_failure::tls;
     }
     if (ec.category() == boost::system::error_code(http::error::bad_version).category()) {
@@ -63,11 +65,16 @@ std::string describe(const char* step, const boost::system::error_code& ec) {
 
 const char* to_string(transport_failure f) {
     switch (f) {
-        case transport_failure::none: return "none";
-        case transport_failure::network: return "network";
-        case transport_failure::timeout: return "timeout";
-        case transport_failure::tls: return "tls";
-        case transport_failure::protocol: return "protocol";
+        case transport_failure::none:
+            return "none";
+        case transport_failure::network:
+            return "network";
+        case transport_failure::timeout:
+            return "timeout";
+        case transport_failure::tls:
+            return "tls";
+        case transport_failure::protocol:
+            return "protocol";
     }
     return "network";
 }
@@ -100,7 +107,8 @@ ssl::context make_client_tls_context(const std::string& ca_file) {
     if (ec) throw std::runtime_error("cannot load the system trust store: " + ec.message());
     if (!ca_file.empty()) {
         ctx.load_verify_file(ca_file, ec);
-        if (ec) throw std::runtime_error("tls.ca_file: cannot load " + ca_file + ": " + ec.message());
+        if (ec)
+            throw std::runtime_error("tls.ca_file: cannot load " + ca_file + ": " + ec.message());
     }
     ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     return ctx;
@@ -132,8 +140,8 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
     tcp::resolver resolver(ex_);
     asio::steady_timer timer(ex_);
     timer.expires_after(timeout_);
-    auto resolved = co_await (resolver.async_resolve(ep.host, ep.port, nothrow) ||
-                              timer.async_wait(nothrow));
+    auto resolved =
+        co_await (resolver.async_resolve(ep.host, ep.port, nothrow) || timer.async_wait(nothrow));
     if (resolved.index() == 1) {
         out.failure = transport_failure::timeout;
         out.error = "resolve " + ep.host + ": timed out";
@@ -182,8 +190,8 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
         lowest->expires_after(timeout_);
         auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, nothrow);
         if (hec) {
-            out.failure = hec == beast::error::timeout ? transport_failure::timeout
-                                                       : transport_failure::tls;
+            out.failure =
+                hec == beast::error::timeout ? transport_failure::timeout : transport_failure::tls;
             out.error = describe(("TLS handshake with " + ep.host).c_str(), hec);
             co_return nullptr;
         }
@@ -228,7 +236,8 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
             parser.body_limit(max_body_bytes);
             parser.header_limit(max_header_bytes);
             conn->lowest().expires_after(timeout_);
-            auto [rec, read_bytes] = co_await http::async_read(stream, conn->buffer, parser, nothrow);
+            auto [rec, read_bytes] =
+                co_await http::async_read(stream, conn->buffer, parser, nothrow);
             if (rec) {
                 out.failure = classify(rec);
                 out.error = describe("read response", rec);

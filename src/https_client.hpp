@@ -31,8 +31,8 @@ const char* to_string(transport_failure f);
 
 struct http_outcome {
     transport_failure failure = transport_failure::none;
-    std::string error;           // human-readable cause when failure != none
-    bool request_sent = false;   // false only when the server certainly never saw the request
+    std::string error;          // human-readable cause when failure != none
+    bool request_sent = false;  // false only when the server certainly never saw the request
     http::response<http::string_body> response;  // valid when failure == none
     std::chrono::milliseconds elapsed{0};
 };
@@ -48,7 +48,7 @@ struct https_client_stats {
 };
 
 class https_client {
-public:
+  public:
     https_client(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls,
                  std::chrono::milliseconds step_timeout);
     ~https_client();
@@ -68,7 +68,7 @@ public:
 
     struct connection;  // opaque: TLS or plain stream plus its read buffer
 
-private:
+  private:
     boost::asio::awaitable<std::unique_ptr<connection>> connect(const endpoint& ep,
                                                                 http_outcome& out);
     std::unique_ptr<connection> take_idle(const std::string& key);

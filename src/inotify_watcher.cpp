@@ -47,7 +47,8 @@ int inotify_watcher::add_watch(const std::string& dir) {
 
 boost::asio::awaitable<decoded_events> inotify_watcher::next() {
     // The kernel returns whole events per read(2), so each read decodes completely.
-    const auto n = co_await fd_.async_read_some(boost::asio::buffer(buf_), boost::asio::use_awaitable);
+    const auto n =
+        co_await fd_.async_read_some(boost::asio::buffer(buf_), boost::asio::use_awaitable);
     co_return decode_inotify(std::span<const char>(buf_.data(), n));
 }
 

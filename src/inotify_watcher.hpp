@@ -14,22 +14,22 @@
 namespace aep {
 
 struct fs_event {
-    int watch = -1;        // the value add_watch returned
+    int watch = -1;  // the value add_watch returned
     std::uint32_t mask = 0;
-    std::string name;      // entry name inside the watched directory ("" for directory events)
+    std::string name;  // entry name inside the watched directory ("" for directory events)
 };
 
 struct decoded_events {
     std::vector<fs_event> events;
-    bool overflow = false;    // the kernel dropped events: rescan every watched directory
-    std::size_t consumed = 0; // bytes decoded; a partial trailing record is left unconsumed
+    bool overflow = false;     // the kernel dropped events: rescan every watched directory
+    std::size_t consumed = 0;  // bytes decoded; a partial trailing record is left unconsumed
 };
 
 // Decodes a buffer of struct inotify_event records. Never reads past `bytes`.
 decoded_events decode_inotify(std::span<const char> bytes);
 
 class inotify_watcher {
-public:
+  public:
     explicit inotify_watcher(const boost::asio::any_io_executor& ex);
 
     // Watches dir for entries arriving by rename or by close-after-write. Throws on failure.
@@ -40,7 +40,7 @@ public:
 
     void close();
 
-private:
+  private:
     boost::asio::posix::stream_descriptor fd_;
     std::vector<char> buf_;
 };

@@ -15,20 +15,28 @@ namespace {
 
 const char* level_name(log_level l) {
     switch (l) {
-        case log_level::debug: return "debug";
-        case log_level::info: return "info";
-        case log_level::warning: return "warning";
-        case log_level::error: return "error";
+        case log_level::debug:
+            return "debug";
+        case log_level::info:
+            return "info";
+        case log_level::warning:
+            return "warning";
+        case log_level::error:
+            return "error";
     }
     return "info";
 }
 
 int syslog_priority(log_level l) {
     switch (l) {
-        case log_level::debug: return 7;
-        case log_level::info: return 6;
-        case log_level::warning: return 4;
-        case log_level::error: return 3;
+        case log_level::debug:
+            return 7;
+        case log_level::info:
+            return 6;
+        case log_level::warning:
+            return 4;
+        case log_level::error:
+            return 3;
     }
     return 6;
 }
@@ -44,9 +52,8 @@ bool fd_is_journal(int fd) {
 }
 
 bool is_safe(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':' || c == '/' || c == '@' || c == '+' ||
-           c == ',';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':' || c == '/' || c == '@' || c == '+' || c == ',';
 }
 
 }  // namespace
@@ -58,11 +65,21 @@ std::string escape_text_value(std::string_view v) {
     std::string out = "\"";
     for (unsigned char c : v) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20 || c >= 0x7f) {
                     char buf[5];
@@ -86,14 +103,15 @@ std::string utc_timestamp() {
     gmtime_r(&t, &tm);
     char buf[40];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     return buf;
 }
 
 logger::logger(log_config cfg, int fd) : cfg_(cfg), fd_(fd), journal_(fd_is_journal(fd)) {}
 
 std::string logger::format_line(log_level level, std::string_view msg,
-                                 std::initializer_list<log_field> fields) const {
+                                std::initializer_list<log_field> fields) const {
     std::string line;
     if (journal_) line = "<" + std::to_string(syslog_priority(level)) + ">";
     if (cfg_.format == log_format::json) {

@@ -25,7 +25,7 @@ struct log_field {
 };
 
 class logger {
-public:
+  public:
     // fd is where lines go (stderr in the daemon). When $JOURNAL_STREAM names that fd, lines
     // carry "<N>" priority prefixes and no timestamp (journald adds its own).
     explicit logger(log_config cfg, int fd = 2);
@@ -34,16 +34,24 @@ public:
     bool enabled(log_level level) const { return level >= cfg_.level; }
 
     void log(log_level level, std::string_view msg, std::initializer_list<log_field> fields = {});
-    void debug(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::debug, m, f); }
-    void info(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::info, m, f); }
-    void warn(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::warning, m, f); }
-    void error(std::string_view m, std::initializer_list<log_field> f = {}) { log(log_level::error, m, f); }
+    void debug(std::string_view m, std::initializer_list<log_field> f = {}) {
+        log(log_level::debug, m, f);
+    }
+    void info(std::string_view m, std::initializer_list<log_field> f = {}) {
+        log(log_level::info, m, f);
+    }
+    void warn(std::string_view m, std::initializer_list<log_field> f = {}) {
+        log(log_level::warning, m, f);
+    }
+    void error(std::string_view m, std::initializer_list<log_field> f = {}) {
+        log(log_level::error, m, f);
+    }
 
     // Pure formatting, exposed for tests.
     std::string format_line(log_level level, std::string_view msg,
                             std::initializer_list<log_field> fields) const;
 
-private:
+  private:
     log_config cfg_;
     int fd_;
     bool journal_;

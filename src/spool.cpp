@@ -36,6 +36,19 @@ void write_all(int fd, const std::string& data, const std::string& path) {
     }
 }
 
+// Creates (or truncates) path with content and fsyncs it; removes it again on failure.
+void write_synced(const std::string& path, const std::string& content) {
+    fd_guard f{::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
+    if (f.fd < 0) throw_errno("cannot create", path, errno);
+    try {
+        write_all(f.fd, content, path);
+        if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
+    } catch (...) {
+        ::unlink(path.c_str());
+        throw;
+    }
+}
+
 // rename(2) that never replaces an existing target. Returns 0 or an errno value.
 int rename_noreplace(const std::string& from, const std::string& to) {
     if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
@@ -46,8 +59,8 @@ int rename_noreplace(const std::string& from, const std::string& to) {
 std::string safe_suffix(const std::string& unique) {
     std::string out;
     for (char c : unique.substr(0, 128)) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_';
         out += ok ? c : '_';
     }
     return out.empty() ? "x" : out;
@@ -172,17 +185,7 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
 std::string spool::write_durable(const std::string& dir, const std::string& final_name,
                                  const std::string& alt_name, const std::string& content) const {
     const auto tmp = dir + "/." + final_name + ".tmp";
-    {
-        fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
-        if (f.fd < 0) throw_errno("cannot create", tmp, errno);
-        try {
-            write_all(f.fd, content, tmp);
-            if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
-    }
+    write_synced(tmp, content);
     std::string target = dir + "/" + final_name;
     int err = rename_noreplace(tmp, target);
     if (err == EEXIST && !alt_name.empty()) {
@@ -200,17 +203,7 @@ std::string spool::write_durable(const std::string& dir, const std::string& fina
 void spool::rewrite_claimed(const std::string& name, const std::string& content) const {
     const auto dir = path("processing", "");
     const auto tmp = dir + "/." + name + ".tmp";
-    {
-        fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
-        if (f.fd < 0) throw_errno("cannot create", tmp, errno);
-        try {
-            write_all(f.fd, content, tmp);
-            if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
-        } catch (...) {
-            ::unlink(tmp.c_str());
-            throw;
-        }
-    }
+    write_synced(tmp, content);
     if (::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) {
         const int err = errno;
         ::unlink(tmp.c_str());
@@ -244,13 +237,15 @@ std::string spool::fail(const std::string& name, const std::string& unique,
     }
     const auto written = write_durable(dir, entry_target + ".error.json", "", error_record);
     const int err = rename_noreplace(path("processing", name), dir + "/" + entry_target);
-    if (err != 0 && err != ENOENT) throw_errno("cannot move to failed/", path("processing", name), err);
+    if (err != 0 && err != ENOENT)
+        throw_errno("cannot move to failed/", path("processing", name), err);
     fsync_directory(dir);
     return written;
 }
 
 bool spool::done_record_matches(const std::string& name, const std::string& external_id) const {
-    for (const auto& candidate : {name + ".json", name + "." + safe_suffix(external_id) + ".json"}) {
+    for (const auto& candidate :
+         {name + ".json", name + "." + safe_suffix(external_id) + ".json"}) {
         const auto p = path("done", candidate);
         std::FILE* f = std::fopen(p.c_str(), "rbe");
         if (!f) continue;

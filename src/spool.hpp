@@ -13,12 +13,12 @@ namespace aep {
 
 // An I/O failure with the path it concerns; what() is fit for a log line.
 class spool_error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 class spool {
-public:
+  public:
     explicit spool(std::string root);
 
     const std::string& root() const { return root_; }
@@ -63,7 +63,7 @@ public:
     bool done_record_matches(const std::string& name, const std::string& external_id) const;
     void remove_claimed(const std::string& name) const;
 
-private:
+  private:
     // Writes dir/<final_name> atomically and durably; on EEXIST tries dir/<alt_name>.
     std::string write_durable(const std::string& dir, const std::string& final_name,
                               const std::string& alt_name, const std::string& content) const;

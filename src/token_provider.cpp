@@ -19,21 +19,6 @@ namespace {
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-std::string form_encode(std::string_view s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 std::string strip_newline(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
     return s;
@@ -87,19 +72,21 @@ secret_result read_client_secret(const auth_config& auth) {
         return r;
     }
     if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir && *dir) {
-        return read_secret_file(std::string(dir) + "/client_secret", "systemd credential client_secret");
+        return read_secret_file(std::string(dir) + "/client_secret",
+                                "systemd credential client_secret");
     }
     secret_result r;
-    r.error = "auth: no client secret: set auth.client_secret_file or auth.client_secret_env, "
-              "or pass a systemd credential named client_secret";
+    r.error =
+        "auth: no client secret: set auth.client_secret_file or auth.client_secret_env, "
+        "or pass a systemd credential named client_secret";
     return r;
 }
 
 std::string token_request_body(const auth_config& auth, const std::string& secret) {
     std::string scopes;
     for (const auto& s : auth.scopes) scopes += (scopes.empty() ? "" : ",") + s;
-    return "grant_type=client_credentials&client_id=" + form_encode(auth.client_id) +
-           "&client_secret=" + form_encode(secret) + "&scope=" + form_encode(scopes);
+    return "grant_type=client_credentials&client_id=" + percent_encode(auth.client_id) +
+           "&client_secret=" + percent_encode(secret) + "&scope=" + percent_encode(scopes);
 }
 
 token_response parse_token_response(unsigned status, std::string_view body) {
@@ -127,7 +114,8 @@ token_response parse_token_response(unsigned status, std::string_view body) {
             if (e->is_int64()) {
                 r.expires_in = e->get_int64();
             } else if (e->is_uint64()) {
-                r.expires_in = static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), INT64_MAX));
+                r.expires_in =
+                    static_cast<std::int64_t>(std::min<std::uint64_t>(e->get_uint64(), INT64_MAX));
             } else if (e->is_double()) {
                 r.expires_in = static_cast<std::int64_t>(std::clamp(e->get_double(), -1.0, 1e12));
             } else if (e->is_string()) {
@@ -140,7 +128,8 @@ token_response parse_token_response(unsigned status, std::string_view body) {
         return r;
     }
     const std::string detail = obj ? ims_error_text(*obj) : std::string();
-    r.message = "IMS answered " + std::to_string(status) + (detail.empty() ? "" : " (" + detail + ")");
+    r.message =
+        "IMS answered " + std::to_string(status) + (detail.empty() ? "" : " (" + detail + ")");
     if (status == 429 || status == 408 || status >= 500) {
         r.outcome = token_response::kind::transient;
     } else {
@@ -240,9 +229,10 @@ asio::awaitable<token_response::kind> token_provider::fetch_once() {
     }
     ++stats_.failures;
     if (parsed.outcome == token_response::kind::config_error) {
-        log_.error("cannot obtain an access token: check auth.client_id, the client secret and "
-                   "auth.scopes",
-                   {{"cause", parsed.message}, {"token_url", auth_.token_url}});
+        log_.error(
+            "cannot obtain an access token: check auth.client_id, the client secret and "
+            "auth.scopes",
+            {{"cause", parsed.message}, {"token_url", auth_.token_url}});
     } else {
         log_.warn("cannot obtain an access token; retrying",
                   {{"cause", parsed.message}, {"token_url", auth_.token_url}});

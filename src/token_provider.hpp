@@ -35,9 +35,9 @@ secret_result read_client_secret(const auth_config& auth);
 // What an IMS answer means. Pure, so it can be tested and fuzzed without a server.
 struct token_response {
     enum class kind { ok, config_error, transient } outcome = kind::transient;
-    std::string access_token;              // when ok
+    std::string access_token;                // when ok
     std::optional<std::int64_t> expires_in;  // seconds, as sent
-    std::string message;                   // cause for logs; never contains a token
+    std::string message;                     // cause for logs; never contains a token
 };
 token_response parse_token_response(unsigned status, std::string_view body);
 
@@ -45,12 +45,12 @@ token_response parse_token_response(unsigned status, std::string_view body);
 std::string token_request_body(const auth_config& auth, const std::string& secret);
 
 struct token_stats {
-    std::uint64_t requests = 0;   // token requests sent to IMS
+    std::uint64_t requests = 0;  // token requests sent to IMS
     std::uint64_t failures = 0;
 };
 
 class token_provider {
-public:
+  public:
     token_provider(boost::asio::any_io_executor ex, https_client& client, const auth_config& auth,
                    std::string secret, logger& log);
 
@@ -68,7 +68,7 @@ public:
     bool has_valid_token() const;
     const token_stats& stats() const { return stats_; }
 
-private:
+  private:
     boost::asio::awaitable<void> run();
     boost::asio::awaitable<token_response::kind> fetch_once();
 

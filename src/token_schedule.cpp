@@ -33,8 +33,8 @@ token_timing schedule_token(steady_time issued, std::chrono::seconds lifetime,
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
                                         std::chrono::milliseconds cap, double unit_random) {
     const int shift = std::clamp(attempt, 0, 30);
-    const double ceiling =
-        std::min(static_cast<double>(cap.count()), static_cast<double>(base.count()) * std::ldexp(1.0, shift));
+    const double ceiling = std::min(static_cast<double>(cap.count()),
+                                    static_cast<double>(base.count()) * std::ldexp(1.0, shift));
     const double r = std::clamp(unit_random, 0.0, 1.0);
     return std::chrono::milliseconds(static_cast<std::int64_t>(ceiling * r));
 }

@@ -20,7 +20,7 @@ struct work_item {
 };
 
 class work_queue {
-public:
+  public:
     explicit work_queue(std::size_t queues) : queues_(queues) {}
 
     // A name seen in incoming/. Returns true when it became pending (false: already pending,
@@ -42,7 +42,7 @@ public:
     std::size_t in_flight() const { return in_flight_count_; }
     bool idle() const { return pending() == 0 && in_flight_count_ == 0; }
 
-private:
+  private:
     struct per_queue {
         std::deque<std::string> incoming;
         std::unordered_set<std::string> incoming_set;

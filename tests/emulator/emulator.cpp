@@ -94,14 +94,22 @@ bool parse_fault(const std::string& text, std::pair<fault, double>& out) {
     } catch (...) {
         return false;
     }
-    if (kind == "429") out.first = fault::too_many_requests;
-    else if (kind == "500") out.first = fault::server_error;
-    else if (kind == "503") out.first = fault::unavailable;
-    else if (kind == "reset") out.first = fault::reset;
-    else if (kind == "reset-after-create") out.first = fault::reset_after_create;
-    else if (kind == "hang") out.first = fault::hang;
-    else if (kind == "malformed") out.first = fault::malformed;
-    else return false;
+    if (kind == "429")
+        out.first = fault::too_many_requests;
+    else if (kind == "500")
+        out.first = fault::server_error;
+    else if (kind == "503")
+        out.first = fault::unavailable;
+    else if (kind == "reset")
+        out.first = fault::reset;
+    else if (kind == "reset-after-create")
+        out.first = fault::reset_after_create;
+    else if (kind == "hang")
+        out.first = fault::hang;
+    else if (kind == "malformed")
+        out.first = fault::malformed;
+    else
+        return false;
     return true;
 }
 
@@ -196,10 +204,12 @@ asio::awaitable<void> server::serve(Stream& stream, tcp::socket& raw) {
             for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
             headers[name] = std::string(f.value());
         }
-        reply r = handle(std::string(req.method_string()), std::string(req.target()), headers, req.body());
+        reply r = handle(std::string(req.method_string()), std::string(req.target()), headers,
+                         req.body());
         if (opts_.verbose) {
             std::cerr << "emulator: " << req.method_string() << " " << req.target() << " -> "
-                      << (r.act == reply::action::answer ? std::to_string(r.status) : "fault") << "\n";
+                      << (r.act == reply::action::answer ? std::to_string(r.status) : "fault")
+                      << "\n";
         }
         if (r.delay.count() > 0) {
             asio::steady_timer t(ioc_);
@@ -310,9 +320,11 @@ server::reply server::token(const std::string& body) {
     reply r;
     if (form["grant_type"] != "client_credentials") {
         r = reply::json_reply(400, json::object{{"error", "unsupported_grant_type"}});
-    } else if (form["client_id"] != opts_.client_id || form["client_secret"] != opts_.client_secret) {
-        r = reply::json_reply(400, json::object{{"error", "invalid_client"},
-                                                {"error_description", "invalid client credentials"}});
+    } else if (form["client_id"] != opts_.client_id ||
+               form["client_secret"] != opts_.client_secret) {
+        r = reply::json_reply(400,
+                              json::object{{"error", "invalid_client"},
+                                           {"error_description", "invalid client credentials"}});
     } else if (form["scope"].empty()) {
         r = reply::json_reply(400, json::object{{"error", "invalid_scope"}});
     } else {
@@ -477,7 +489,8 @@ server::reply server::create_batch(const std::map<std::string, std::string>& hea
         {"createdClient", opts_.client_id},
         {"createdUser", opts_.client_id + "@AdobeID"},
         {"updatedUser", opts_.client_id + "@AdobeID"},
-        {"relatedObjects", json::array{json::object{{"type", "dataSet"}, {"id", ds->get_string()}}}},
+        {"relatedObjects",
+         json::array{json::object{{"type", "dataSet"}, {"id", ds->get_string()}}}},
         {"version", "1.0.0"},
         {"tags", tags},
         {"externalId", external_id.empty() ? id : external_id},

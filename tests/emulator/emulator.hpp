@@ -34,16 +34,16 @@ struct options {
     unsigned short port = 0;  // 0: the OS chooses
     std::string port_file;    // where the chosen port is written (atomically)
     std::string cert_file, key_file;
-    bool plain = false;       // serve plain HTTP instead of TLS (for benchmarks only)
+    bool plain = false;  // serve plain HTTP instead of TLS (for benchmarks only)
     std::string client_id = "aep-batchd-test";
     std::string client_secret;  // read from --client-secret-file, never from the command line
     std::string org_id;         // required x-gw-ims-org-id when set; any non-empty one otherwise
     std::chrono::seconds token_lifetime{86399};
-    std::chrono::milliseconds latency{0};      // added to every API answer
-    std::chrono::milliseconds ims_latency{0};  // added to every token answer
+    std::chrono::milliseconds latency{0};          // added to every API answer
+    std::chrono::milliseconds ims_latency{0};      // added to every token answer
     std::vector<std::pair<fault, double>> faults;  // probability (0..1) of each fault per create
-    bool ims_down = false;       // token endpoint answers 503 until /emulator/ims-up
-    std::uint64_t seed = 0;      // 0: random
+    bool ims_down = false;   // token endpoint answers 503 until /emulator/ims-up
+    std::uint64_t seed = 0;  // 0: random
     bool verbose = false;
 };
 
@@ -63,12 +63,12 @@ struct counters {
 };
 
 class server {
-public:
+  public:
     server(boost::asio::io_context& ioc, options opts);
     // Binds, writes the port file, and starts accepting. Returns the bound port.
     unsigned short start();
 
-private:
+  private:
     boost::asio::awaitable<void> accept_loop();
     template <class Stream>
     boost::asio::awaitable<void> serve(Stream& stream, boost::asio::ip::tcp::socket& raw);

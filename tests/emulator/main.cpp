@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
     std::stringstream ss;
     ss << in.rdbuf();
     o.client_secret = ss.str();
-    while (!o.client_secret.empty() && (o.client_secret.back() == '\n' || o.client_secret.back() == '\r')) {
+    while (!o.client_secret.empty() &&
+           (o.client_secret.back() == '\n' || o.client_secret.back() == '\r')) {
         o.client_secret.pop_back();
     }
     try {

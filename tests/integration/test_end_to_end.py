@@ -125,5 +125,28 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(w.emulator.stats()["batches_created"], 3, "no batch was created twice")
 
 
+    def test_sigterm_under_load_loses_nothing_and_a_restart_finishes(self):
+        w = World(emulator_args=["--latency", "100ms"])
+        self.addCleanup(w.close)
+        cfg = w.config(queues=["q"], http={"concurrency": 8})
+        q = w.spool("q")
+        for i in range(200):
+            q.drop(f"e{i:03d}", f"ds{i}")
+        daemon = w.start_daemon(cfg)
+        daemon.wait_started()
+        wait_for(lambda: q.count("done") >= 10, 60, "the first batches")
+        self.assertEqual(daemon.terminate(timeout=60), 0, daemon.log())
+        self.assertIn('stopping reason=SIGTERM', daemon.log())
+        first = q.count("done")
+        self.assertLess(first, 200, "the stop came too late to test anything")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(q.count("done"), 200)
+        self.assertEqual(q.names("failed"), [])
+        externals = [b["externalId"] for b in w.emulator.batches()]
+        self.assertEqual(len(externals), len(set(externals)), "a batch was created twice")
+        self.assertEqual(len(externals), 200)
+
+
 if __name__ == "__main__":
     unittest.main()

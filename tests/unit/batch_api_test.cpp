@@ -9,11 +9,14 @@ namespace {
 
 const auto now = std::chrono::system_clock::from_time_t(1445412480);  // 2015-10-21 07:28:00 UTC
 
-endpoint import_ep() { return *parse_endpoint("https://platform.adobe.io/data/foundation/import").value; }
+endpoint import_ep() {
+    return *parse_endpoint("https://platform.adobe.io/data/foundation/import").value;
+}
 
 TEST(CreateBatch, BodyHasTheSpecFieldsAndQueueDefault) {
     batch_entry e{"ds1", std::nullopt, std::nullopt, std::string("aepb-1")};
-    auto body = boost::json::parse(create_batch_body(e, input_format{"Parquet", std::nullopt})).as_object();
+    auto body =
+        boost::json::parse(create_batch_body(e, input_format{"Parquet", std::nullopt})).as_object();
     EXPECT_EQ(body.at("datasetId"), "ds1");
     EXPECT_EQ(body.at("externalId"), "aepb-1");
     EXPECT_EQ(body.at("inputFormat").as_object().at("format"), "Parquet");
@@ -23,9 +26,10 @@ TEST(CreateBatch, BodyHasTheSpecFieldsAndQueueDefault) {
 }
 
 TEST(CreateBatch, EntryFormatAndTagsWin) {
-    batch_entry e{"ds1", input_format{"JSON", true}, boost::json::object{{"t", boost::json::array{"v"}}},
-                  std::string("x")};
-    auto body = boost::json::parse(create_batch_body(e, input_format{"CSV", std::nullopt})).as_object();
+    batch_entry e{"ds1", input_format{"JSON", true},
+                  boost::json::object{{"t", boost::json::array{"v"}}}, std::string("x")};
+    auto body =
+        boost::json::parse(create_batch_body(e, input_format{"CSV", std::nullopt})).as_object();
     EXPECT_EQ(body.at("inputFormat").as_object().at("format"), "JSON");
     EXPECT_EQ(body.at("inputFormat").as_object().at("isMultiLineJson"), true);
     EXPECT_EQ(body.at("tags").as_object().at("t").as_array()[0], "v");
@@ -65,27 +69,34 @@ TEST(Classify, CreatedWithoutStagePath) {
 TEST(Classify, UnreadableCreatedIsAmbiguousNotSuccess) {
     EXPECT_EQ(classify_create_response(201, R"({"status":"loading"})", "", now).outcome,
               create_result::kind::ambiguous);
-    EXPECT_EQ(classify_create_response(201, R"({"id":""})", "", now).outcome, create_result::kind::ambiguous);
-    EXPECT_EQ(classify_create_response(201, R"({"id":"B1")", "", now).outcome, create_result::kind::ambiguous);
+    EXPECT_EQ(classify_create_response(201, R"({"id":""})", "", now).outcome,
+              create_result::kind::ambiguous);
+    EXPECT_EQ(classify_create_response(201, R"({"id":"B1")", "", now).outcome,
+              create_result::kind::ambiguous);
     EXPECT_EQ(classify_create_response(201, "[]", "", now).outcome, create_result::kind::ambiguous);
 }
 
 TEST(Classify, StatusClasses) {
     for (unsigned s : {408u, 429u, 500u, 502u, 503u, 504u, 599u}) {
-        EXPECT_EQ(classify_create_response(s, "", "", now).outcome, create_result::kind::transient) << s;
+        EXPECT_EQ(classify_create_response(s, "", "", now).outcome, create_result::kind::transient)
+            << s;
     }
     for (unsigned s : {400u, 403u, 404u, 409u, 413u, 414u, 415u, 422u}) {
-        EXPECT_EQ(classify_create_response(s, "", "", now).outcome, create_result::kind::permanent) << s;
+        EXPECT_EQ(classify_create_response(s, "", "", now).outcome, create_result::kind::permanent)
+            << s;
     }
-    EXPECT_EQ(classify_create_response(401, "", "", now).outcome, create_result::kind::unauthorized);
+    EXPECT_EQ(classify_create_response(401, "", "", now).outcome,
+              create_result::kind::unauthorized);
     EXPECT_EQ(classify_create_response(200, "{}", "", now).outcome, create_result::kind::ambiguous);
 }
 
 TEST(RetryAfter, SecondsAndHttpDates) {
     EXPECT_EQ(parse_retry_after("3", now), std::chrono::milliseconds(3000));
     EXPECT_EQ(parse_retry_after(" 0 ", now), std::chrono::milliseconds(0));
-    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now), std::chrono::milliseconds(10000));
-    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), std::chrono::milliseconds(0));
+    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
+              std::chrono::milliseconds(10000));
+    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+              std::chrono::milliseconds(0));
     EXPECT_EQ(parse_retry_after("99999999", now), std::chrono::milliseconds(24LL * 3600 * 1000));
     EXPECT_FALSE(parse_retry_after("", now));
     EXPECT_FALSE(parse_retry_after("soon", now));

@@ -122,10 +122,13 @@ TEST(Config, EachRuleHasItsOwnMessage) {
         {"concurrency: 32", "concurrency: 0", "http.concurrency: must be > 0"},
         {"concurrency: 32", "concurrency: 5000", "http.concurrency: must be <= 1024"},
         {"concurrency: 32", "concurrency: lots", "http.concurrency: must be an integer"},
-        {"request_timeout: 250ms", "request_timeout: 30", "http.request_timeout: must be a duration such as 250ms, 30s, 5m or 1h"},
+        {"request_timeout: 250ms", "request_timeout: 30",
+         "http.request_timeout: must be a duration such as 250ms, 30s, 5m or 1h"},
         {"request_timeout: 250ms", "request_timeout: 0s", "http.request_timeout: must be > 0"},
-        {"import_url: https://platform.adobe.io/data/foundation/import", "import_url: http://platform.adobe.io/x",
-         "platform.import_url: must use https:// (plain http:// is accepted only for loopback hosts)"},
+        {"import_url: https://platform.adobe.io/data/foundation/import",
+         "import_url: http://platform.adobe.io/x",
+         "platform.import_url: must use https:// (plain http:// is accepted only for loopback "
+         "hosts)"},
         {"import_url: https://platform.adobe.io/data/foundation/import", "import_url: ftp://x/y",
          "platform.import_url: must start with https://"},
         {"import_url: https://platform.adobe.io/data/foundation/import", "import_url: not a url",
@@ -133,35 +136,49 @@ TEST(Config, EachRuleHasItsOwnMessage) {
         {"token_url: https://ims-na1.adobelogin.com/ims/token/v3", "token_url: https://u:p@ims/x",
          "auth.token_url: must not contain credentials"},
         {"org_id: \"ORG@AdobeOrg\"", "org_id: \"\"", "platform.org_id: is required"},
-        {"api_key: \"client-id\"", "api_key: \"a\\nb\"", "platform.api_key: must not contain control characters"},
+        {"api_key: \"client-id\"", "api_key: \"a\\nb\"",
+         "platform.api_key: must not contain control characters"},
         {"client_id: \"client-id\"", "client_id: \"\"", "auth.client_id: is required"},
         {"client_secret_file: /etc/aep-batchd/secret", "client_secret_file: relative/secret",
          "auth.client_secret_file: must be an absolute path"},
-        {"client_secret_file: /etc/aep-batchd/secret", "client_secret_file: /s\n  client_secret_env: X",
+        {"client_secret_file: /etc/aep-batchd/secret",
+         "client_secret_file: /s\n  client_secret_env: X",
          "auth: set exactly one of client_secret_file and client_secret_env"},
         {"scopes: [openid, AdobeID]", "scopes: []", "auth.scopes: must list at least one scope"},
-        {"scopes: [openid, AdobeID]", "scopes: [openid, \"a,b\"]", "auth.scopes[1]: must be a non-empty scope name without commas or spaces"},
+        {"scopes: [openid, AdobeID]", "scopes: [openid, \"a,b\"]",
+         "auth.scopes[1]: must be a non-empty scope name without commas or spaces"},
         {"scopes: [openid, AdobeID]", "scopes: openid", "auth.scopes: must be a list of strings"},
-        {"ca_file: /etc/ssl/extra.pem", "ca_file: extra.pem", "tls.ca_file: must be an absolute path"},
+        {"ca_file: /etc/ssl/extra.pem", "ca_file: extra.pem",
+         "tls.ca_file: must be an absolute path"},
         {"max_attempts: 3", "max_attempts: 0", "retry.max_attempts: must be between 1 and 100"},
-        {"max_backoff: 5m", "max_backoff: 1s", "retry.max_backoff: must be >= retry.initial_backoff"},
-        {"name: prod", "name: \"prod queue\"", "queues[0].name: must be 1-64 characters of [A-Za-z0-9_-]"},
+        {"max_backoff: 5m", "max_backoff: 1s",
+         "retry.max_backoff: must be >= retry.initial_backoff"},
+        {"name: prod", "name: \"prod queue\"",
+         "queues[0].name: must be 1-64 characters of [A-Za-z0-9_-]"},
         {"name: dev", "name: prod", "queues[1].name: duplicate queue name 'prod'"},
-        {"spool: /var/spool/aep-batchd/dev", "spool: /var/spool/aep-batchd/prod/", "queues[1].spool: is used by another queue"},
-        {"spool: /var/spool/aep-batchd/prod", "spool: spool/prod", "queues[0].spool: must be an absolute path"},
-        {"sandbox: prod", "sandbox: Prod", "queues[0].sandbox: must be the all-lowercase sandbox name ([a-z0-9_-], 1-256)"},
-        {"input_format: {format: parquet}", "input_format: {format: xml}", "queues[0].input_format.format: must be one of JSON, Parquet, CSV"},
-        {"input_format: {format: parquet}", "input_format: {fmt: json}", "queues[0].input_format.fmt: unknown key (known keys: format, is_multi_line_json)"},
+        {"spool: /var/spool/aep-batchd/dev", "spool: /var/spool/aep-batchd/prod/",
+         "queues[1].spool: is used by another queue"},
+        {"spool: /var/spool/aep-batchd/prod", "spool: spool/prod",
+         "queues[0].spool: must be an absolute path"},
+        {"sandbox: prod", "sandbox: Prod",
+         "queues[0].sandbox: must be the all-lowercase sandbox name ([a-z0-9_-], 1-256)"},
+        {"input_format: {format: parquet}", "input_format: {format: xml}",
+         "queues[0].input_format.format: must be one of JSON, Parquet, CSV"},
+        {"input_format: {format: parquet}", "input_format: {fmt: json}",
+         "queues[0].input_format.fmt: unknown key (known keys: format, is_multi_line_json)"},
         {"format: json", "format: xml", "log.format: must be text or json"},
         {"level: debug", "level: loud", "log.level: must be one of debug, info, warning, error"},
-        {"http:\n", "htpp:\n", "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
-        {"  concurrency: 32", "  concurency: 32", "http.concurency: unknown key (known keys: concurrency, request_timeout)"},
+        {"http:\n", "htpp:\n",
+         "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
+        {"  concurrency: 32", "  concurency: 32",
+         "http.concurency: unknown key (known keys: concurrency, request_timeout)"},
     };
     for (const auto& c : cases) {
         auto r = parse_config_text(replace(good_yaml, c.from, c.to));
         EXPECT_FALSE(r.validation.ok()) << "accepted a config with: " << c.to;
-        EXPECT_TRUE(has(r, c.expected)) << "for '" << c.to << "' expected the message\n  " << c.expected
-                                        << "\nbut got\n" << joined(r);
+        EXPECT_TRUE(has(r, c.expected))
+            << "for '" << c.to << "' expected the message\n  " << c.expected << "\nbut got\n"
+            << joined(r);
     }
 }
 
@@ -191,8 +208,9 @@ TEST(Config, EmptyAndBrokenYamlAreClearErrors) {
 }
 
 TEST(Config, PlainHttpOnLoopbackIsAWarningNotAnError) {
-    auto r = parse_config_text(replace(good_yaml, "https://platform.adobe.io/data/foundation/import",
-                                       "http://127.0.0.1:8080/import"));
+    auto r =
+        parse_config_text(replace(good_yaml, "https://platform.adobe.io/data/foundation/import",
+                                  "http://127.0.0.1:8080/import"));
     EXPECT_TRUE(r.validation.ok()) << joined(r);
     ASSERT_EQ(r.validation.warnings.size(), 1u);
     EXPECT_NE(r.validation.warnings[0].find("platform.import_url"), std::string::npos);
@@ -201,7 +219,8 @@ TEST(Config, PlainHttpOnLoopbackIsAWarningNotAnError) {
 TEST(Config, MissingFileNamesThePath) {
     auto r = load_config("/nonexistent/aep.yaml");
     ASSERT_FALSE(r.validation.ok());
-    EXPECT_EQ(r.validation.errors[0].message, "/nonexistent/aep.yaml: cannot read the configuration file");
+    EXPECT_EQ(r.validation.errors[0].message,
+              "/nonexistent/aep.yaml: cannot read the configuration file");
 }
 
 TEST(Format, NormalisesCaseToTheSpecSpelling) {

@@ -28,12 +28,14 @@ TEST(Endpoint, ExplicitPortAndIpv6) {
 }
 
 TEST(Endpoint, PlainHttpOnlyOnLoopback) {
-    for (const char* ok : {"http://127.0.0.1:4010", "http://localhost/x", "http://[::1]:1/", "http://127.1.2.3/"}) {
+    for (const char* ok :
+         {"http://127.0.0.1:4010", "http://localhost/x", "http://[::1]:1/", "http://127.1.2.3/"}) {
         auto p = parse_endpoint(ok);
         EXPECT_TRUE(p.value) << ok << ": " << p.error;
         EXPECT_TRUE(p.insecure) << ok;
     }
-    for (const char* bad : {"http://example.com", "http://10.0.0.1/", "http://localhost.example.com/"}) {
+    for (const char* bad :
+         {"http://example.com", "http://10.0.0.1/", "http://localhost.example.com/"}) {
         auto p = parse_endpoint(bad);
         EXPECT_FALSE(p.value) << bad;
         EXPECT_NE(p.error.find("must use https://"), std::string::npos) << p.error;

@@ -26,7 +26,8 @@ TEST(Entry, BareIdLimits) {
 }
 
 TEST(Entry, JsonObjectWithEveryField) {
-    auto p = parse_entry(R"({"datasetId":"ds1","inputFormat":{"format":"csv","isMultiLineJson":false},
+    auto p =
+        parse_entry(R"({"datasetId":"ds1","inputFormat":{"format":"csv","isMultiLineJson":false},
                              "tags":{"team":["a","b"]},"externalId":"ext-1"})");
     ASSERT_TRUE(p.value) << p.error;
     EXPECT_EQ(p.value->dataset_id, "ds1");
@@ -49,9 +50,11 @@ TEST(Entry, JsonErrorsSayWhatIsWrong) {
         {R"({"datasetId":7})", "datasetId must be"},
         {R"({"datasetId":"d","extra":1})", "unknown key in JSON entry"},
         {R"({"datasetId":"d","inputFormat":"JSON"})", "inputFormat must be an object"},
-        {R"({"datasetId":"d","inputFormat":{"format":"xml"}})", "inputFormat.format must be one of"},
+        {R"({"datasetId":"d","inputFormat":{"format":"xml"}})",
+         "inputFormat.format must be one of"},
         {R"({"datasetId":"d","inputFormat":{}})", "inputFormat.format is required"},
-        {R"({"datasetId":"d","inputFormat":{"format":"JSON","isMultiLineJson":"yes"}})", "isMultiLineJson must be a boolean"},
+        {R"({"datasetId":"d","inputFormat":{"format":"JSON","isMultiLineJson":"yes"}})",
+         "isMultiLineJson must be a boolean"},
         {R"({"datasetId":"d","tags":{"a":"b"}})", "tags values must be arrays of strings"},
         {R"({"datasetId":"d","tags":{"a":[1]}})", "tags values must be arrays of strings"},
         {R"({"datasetId":"d","externalId":"has space"})", "externalId must be"},
@@ -61,7 +64,8 @@ TEST(Entry, JsonErrorsSayWhatIsWrong) {
         auto p = parse_entry(c.text);
         EXPECT_FALSE(p.value) << "accepted: " << c.text;
         EXPECT_NE(p.error.find(c.reason), std::string::npos)
-            << "for " << c.text << " expected a reason containing '" << c.reason << "', got '" << p.error << "'";
+            << "for " << c.text << " expected a reason containing '" << c.reason << "', got '"
+            << p.error << "'";
     }
 }
 

@@ -8,7 +8,8 @@
 namespace aep {
 namespace {
 
-void append(std::vector<char>& buf, int wd, std::uint32_t mask, const std::string& name, std::size_t pad) {
+void append(std::vector<char>& buf, int wd, std::uint32_t mask, const std::string& name,
+            std::size_t pad) {
     inotify_event ev{};
     ev.wd = wd;
     ev.mask = mask;

@@ -10,12 +10,13 @@ namespace aep {
 namespace {
 
 class LogTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { ::unsetenv("JOURNAL_STREAM"); }
 };
 
 TEST_F(LogTest, SafeValuesStayBareOthersAreQuotedAndEscaped) {
-    EXPECT_EQ(escape_text_value("acp_foundation_push/stage/01ABC"), "acp_foundation_push/stage/01ABC");
+    EXPECT_EQ(escape_text_value("acp_foundation_push/stage/01ABC"),
+              "acp_foundation_push/stage/01ABC");
     EXPECT_EQ(escape_text_value(""), "\"\"");
     EXPECT_EQ(escape_text_value("a b"), "\"a b\"");
     EXPECT_EQ(escape_text_value("x\nbatch created queue=evil"), "\"x\\nbatch created queue=evil\"");
@@ -26,9 +27,15 @@ TEST_F(LogTest, SafeValuesStayBareOthersAreQuotedAndEscaped) {
 TEST_F(LogTest, TextBatchLineHasTheDocumentedShape) {
     logger log(log_config{log_format::text, log_level::info}, -1);
     auto line = log.format_line(log_level::info, "batch created",
-                                {{"queue", "prod"}, {"dataset_id", "ds"}, {"batch_id", "B1"},
-                                 {"stage_path", "s/B1"}, {"attempts", 1}, {"latency_ms", std::int64_t{12}}});
-    auto pos = line.find("batch created queue=prod dataset_id=ds batch_id=B1 stage_path=s/B1 attempts=1 latency_ms=12\n");
+                                {{"queue", "prod"},
+                                 {"dataset_id", "ds"},
+                                 {"batch_id", "B1"},
+                                 {"stage_path", "s/B1"},
+                                 {"attempts", 1},
+                                 {"latency_ms", std::int64_t{12}}});
+    auto pos = line.find(
+        "batch created queue=prod dataset_id=ds batch_id=B1 stage_path=s/B1 attempts=1 "
+        "latency_ms=12\n");
     EXPECT_NE(pos, std::string::npos) << line;
     EXPECT_EQ(line.back(), '\n');
     EXPECT_EQ(line.find('\n'), line.size() - 1);
@@ -43,8 +50,8 @@ TEST_F(LogTest, WarningsArePrefixedAndNewlinesInMessagesNeutralised) {
 
 TEST_F(LogTest, JsonLinesAreSingleValidObjects) {
     logger log(log_config{log_format::json, log_level::info}, -1);
-    auto line = log.format_line(log_level::info, "batch created",
-                                {{"queue", "q\n\"x\""}, {"attempts", 2}});
+    auto line =
+        log.format_line(log_level::info, "batch created", {{"queue", "q\n\"x\""}, {"attempts", 2}});
     EXPECT_EQ(line.find('\n'), line.size() - 1);
     auto v = boost::json::parse(line).as_object();
     EXPECT_EQ(v.at("level"), "info");

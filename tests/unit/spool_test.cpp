@@ -15,10 +15,11 @@ namespace {
 namespace fs = std::filesystem;
 
 class SpoolTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        root_ = fs::temp_directory_path() / ("aep-spool-test-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        root_ = fs::temp_directory_path() /
+                ("aep-spool-test-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(root_);
         sp_ = std::make_unique<spool>(root_.string());
         sp_->ensure_layout();
@@ -135,7 +136,8 @@ TEST_F(SpoolTest, UnwritableDoneIsAnErrorNotALoss) {
     fs::remove(root_ / "done");
     put("", "done", "not a directory");
     EXPECT_THROW(sp_->complete("a", "x", "{}"), spool_error);
-    EXPECT_EQ(read(root_ / "processing" / "a"), "ds1") << "the entry must stay until its record is written";
+    EXPECT_EQ(read(root_ / "processing" / "a"), "ds1")
+        << "the entry must stay until its record is written";
 }
 
 TEST(SpoolLayout, ErrorNamesThePath) {
@@ -144,7 +146,8 @@ TEST(SpoolLayout, ErrorNamesThePath) {
         sp.ensure_layout();
         FAIL() << "expected an error";
     } catch (const spool_error& e) {
-        EXPECT_NE(std::string(e.what()).find("/proc/aep-cannot-exist"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("/proc/aep-cannot-exist"), std::string::npos)
+            << e.what();
     }
 }
 

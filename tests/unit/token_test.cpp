@@ -33,7 +33,7 @@ TEST(TokenSchedule, MarginDecidesWhenItIsEarlier) {
 
 TEST(TokenSchedule, NinetyPercentDecidesForShortLifetimes) {
     auto t = schedule_token(t0, 3s, 5min);  // margin longer than the lifetime:
-    EXPECT_EQ(ms(t.refresh_at), 1500);  // half the lifetime, not at once (no refresh loop)
+    EXPECT_EQ(ms(t.refresh_at), 1500);      // half the lifetime, not at once (no refresh loop)
     t = schedule_token(t0, 100s, 1s);
     EXPECT_EQ(ms(t.refresh_at), 90000);
     EXPECT_EQ(ms(t.expires_at), 98000);  // 2% skew
@@ -45,7 +45,8 @@ TEST(TokenSchedule, ExpiryNeverPrecedesRefresh) {
     for (auto life : {1s, 2s, 10s, 3600s, 86400s}) {
         for (auto margin : {0ms, 500ms, 5000ms, 300000ms}) {
             auto t = schedule_token(t0, life, margin);
-            const long long life_ms = std::chrono::duration_cast<std::chrono::milliseconds>(life).count();
+            const long long life_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(life).count();
             EXPECT_LE(ms(t.refresh_at), ms(t.expires_at));
             EXPECT_LE(ms(t.expires_at), life_ms);
             EXPECT_LE(ms(t.refresh_at), life_ms * 9 / 10);
@@ -74,19 +75,24 @@ TEST(Backoff, FullJitterWithinTheCap) {
 }
 
 TEST(TokenResponse, Success) {
-    auto r = parse_token_response(200, R"({"access_token":"abc","token_type":"bearer","expires_in":86399})");
+    auto r = parse_token_response(
+        200, R"({"access_token":"abc","token_type":"bearer","expires_in":86399})");
     EXPECT_EQ(r.outcome, token_response::kind::ok);
     EXPECT_EQ(r.access_token, "abc");
     EXPECT_EQ(r.expires_in, 86399);
-    EXPECT_EQ(parse_token_response(200, R"({"access_token":"abc","expires_in":"60"})").expires_in, 60);
+    EXPECT_EQ(parse_token_response(200, R"({"access_token":"abc","expires_in":"60"})").expires_in,
+              60);
     EXPECT_FALSE(parse_token_response(200, R"({"access_token":"abc"})").expires_in);
 }
 
 TEST(TokenResponse, FailuresAreClassifiedAndNeverEchoTheToken) {
-    EXPECT_EQ(parse_token_response(200, R"({"token_type":"bearer"})").outcome, token_response::kind::transient);
+    EXPECT_EQ(parse_token_response(200, R"({"token_type":"bearer"})").outcome,
+              token_response::kind::transient);
     EXPECT_EQ(parse_token_response(200, "garbage").outcome, token_response::kind::transient);
-    EXPECT_EQ(parse_token_response(200, R"({"access_token":"a b"})").outcome, token_response::kind::transient);
-    auto bad = parse_token_response(400, R"({"error":"invalid_client","error_description":"bad secret"})");
+    EXPECT_EQ(parse_token_response(200, R"({"access_token":"a b"})").outcome,
+              token_response::kind::transient);
+    auto bad =
+        parse_token_response(400, R"({"error":"invalid_client","error_description":"bad secret"})");
     EXPECT_EQ(bad.outcome, token_response::kind::config_error);
     EXPECT_EQ(bad.message, "IMS answered 400 (invalid_client: bad secret)");
     EXPECT_EQ(parse_token_response(401, "").outcome, token_response::kind::config_error);
@@ -101,11 +107,12 @@ TEST(TokenRequest, FormEncodesEveryField) {
     a.client_id = "id+1";
     a.scopes = {"openid", "AdobeID"};
     EXPECT_EQ(token_request_body(a, "s&=%"),
-              "grant_type=client_credentials&client_id=id%2B1&client_secret=s%26%3D%25&scope=openid%2CAdobeID");
+              "grant_type=client_credentials&client_id=id%2B1&client_secret=s%26%3D%25&scope="
+              "openid%2CAdobeID");
 }
 
 class SecretTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() /
                ("aep-secret-test-" + std::to_string(::getpid()));
@@ -142,11 +149,13 @@ TEST_F(SecretTest, WorldReadableFileWarnsWithoutTheValue) {
 TEST_F(SecretTest, MissingSourcesAreNamed) {
     auth_config a;
     a.client_secret_file = (dir_ / "absent").string();
-    EXPECT_NE(read_client_secret(a).error.find("auth.client_secret_file: cannot read"), std::string::npos);
+    EXPECT_NE(read_client_secret(a).error.find("auth.client_secret_file: cannot read"),
+              std::string::npos);
     auth_config b;
     b.client_secret_env = "AEP_TEST_SECRET_UNSET";
     ::unsetenv("AEP_TEST_SECRET_UNSET");
-    EXPECT_NE(read_client_secret(b).error.find("AEP_TEST_SECRET_UNSET is not set"), std::string::npos);
+    EXPECT_NE(read_client_secret(b).error.find("AEP_TEST_SECRET_UNSET is not set"),
+              std::string::npos);
     auth_config c;
     EXPECT_NE(read_client_secret(c).error.find("no client secret"), std::string::npos);
 }

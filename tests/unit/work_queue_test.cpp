@@ -44,7 +44,7 @@ TEST(WorkQueue, TwinOfAnInFlightNameWaitsForIt) {
     ASSERT_TRUE(first);
     EXPECT_FALSE(w.add_incoming(0, "x"));  // arrives while x is in flight
     EXPECT_FALSE(w.take());
-    EXPECT_TRUE(w.finish(*first));          // now it becomes pending
+    EXPECT_TRUE(w.finish(*first));  // now it becomes pending
     auto again = w.take();
     ASSERT_TRUE(again);
     EXPECT_EQ(again->name, "x");
