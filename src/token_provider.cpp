@@ -147,9 +147,9 @@ token_provider::token_provider(asio::any_io_executor ex, https_client& client,
       token_endpoint_(*parse_endpoint(auth.token_url).value),
       secret_(std::move(secret)),
       log_(log),
+      state_(auth.refresh_margin),
       wake_(ex),
-      ready_(ex),
-      backoff_(ex) {
+      ready_(ex) {
     ready_.expires_at(std::chrono::steady_clock::time_point::max());
 }
 
@@ -168,26 +168,21 @@ void token_provider::stop() {
     stopped_ = true;
     wake_.cancel();
     ready_.cancel();
-    backoff_.cancel();
 }
 
 bool token_provider::has_valid_token() const {
-    return token_ && std::chrono::steady_clock::now() < timing_.expires_at;
+    return state_.usable(std::chrono::steady_clock::now()) != nullptr;
 }
 
 void token_provider::invalidate(const std::string& token) {
-    if (token_ && *token_ == token) {
-        token_.reset();
-        fetch_now_ = true;
-        wake_.cancel();
-    }
+    if (state_.invalidate(token)) wake_.cancel();
 }
 
 asio::awaitable<std::optional<std::string>> token_provider::get() {
     while (!stopped_) {
-        if (has_valid_token()) co_return token_;
+        if (const auto* t = state_.usable(std::chrono::steady_clock::now())) co_return *t;
         // No usable token: make sure the fetcher is at it, then wait for its result.
-        fetch_now_ = true;
+        state_.demand();
         wake_.cancel();
         // ready_ never expires by itself (see the constructor); fetch_once() cancels it to
         // wake every waiter at once. Re-arming it here would cancel the other waiters.
@@ -196,13 +191,15 @@ asio::awaitable<std::optional<std::string>> token_provider::get() {
     co_return std::nullopt;
 }
 
-asio::awaitable<token_response::kind> token_provider::fetch_once() {
+asio::awaitable<void> token_provider::fetch_once() {
     http::request<http::string_body> req{http::verb::post, token_endpoint_.target(""), 11};
     req.set(http::field::content_type, "application/x-www-form-urlencoded");
     req.set(http::field::accept, "application/json");
     req.set(http::field::user_agent, "aep-batchd/" AEP_BATCHD_VERSION);
     req.body() = token_request_body(auth_, secret_);
     ++stats_.requests;
+    // The lifetime counts from when the request was sent, not when the answer arrived.
+    const auto sent_at = std::chrono::steady_clock::now();
     auto out = co_await client_.send(token_endpoint_, req);
     token_response parsed;
     if (out.failure != transport_failure::none) {
@@ -212,60 +209,50 @@ asio::awaitable<token_response::kind> token_provider::fetch_once() {
         parsed = parse_token_response(out.response.result_int(), out.response.body());
     }
     if (parsed.outcome == token_response::kind::ok) {
-        const auto life = decide_lifetime(parsed.expires_in);
+        const auto life =
+            state_.on_success(sent_at, std::move(parsed.access_token), parsed.expires_in);
         if (life.sanitized) {
             log_.warn("IMS token has no usable expires_in; assuming a short lifetime",
                       {{"assumed_s", static_cast<std::int64_t>(life.lifetime.count())}});
         }
-        // The lifetime counts from when the request was sent, not when the answer arrived.
-        const auto issued = std::chrono::steady_clock::now() - out.elapsed;
-        timing_ = schedule_token(issued, life.lifetime, auth_.refresh_margin);
-        token_ = std::move(parsed.access_token);
-        fetch_now_ = false;
         log_.debug("access token obtained",
                    {{"lifetime_s", static_cast<std::int64_t>(life.lifetime.count())}});
         ready_.cancel();
-        co_return token_response::kind::ok;
+        co_return;
     }
     ++stats_.failures;
-    if (parsed.outcome == token_response::kind::config_error) {
+    const bool config = parsed.outcome == token_response::kind::config_error;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const auto delay = state_.on_failure(
+        std::chrono::steady_clock::now(),
+        config ? token_state::failure_kind::config : token_state::failure_kind::transient,
+        unit(rng_));
+    const std::initializer_list<log_field> fields = {
+        {"cause", parsed.message},
+        {"token_url", auth_.token_url},
+        {"retry_in_ms", static_cast<std::int64_t>(delay.count())}};
+    if (config) {
         log_.error(
             "cannot obtain an access token: check auth.client_id, the client secret and "
             "auth.scopes",
-            {{"cause", parsed.message}, {"token_url", auth_.token_url}});
+            fields);
     } else {
-        log_.warn("cannot obtain an access token; retrying",
-                  {{"cause", parsed.message}, {"token_url", auth_.token_url}});
+        log_.warn("cannot obtain an access token; retrying", fields);
     }
-    co_return parsed.outcome;
 }
 
 asio::awaitable<void> token_provider::run() {
-    int failures = 0;
     while (!stopped_) {
-        const auto now = std::chrono::steady_clock::now();
-        const bool need = fetch_now_ || !token_ || now >= timing_.refresh_at;
-        if (!need) {
-            wake_.expires_at(timing_.refresh_at);
-            co_await wake_.async_wait(nothrow);
+        const auto step = state_.next(std::chrono::steady_clock::now());
+        if (step.fetch) {
+            co_await fetch_once();
             continue;
         }
-        const auto outcome = co_await fetch_once();
-        if (outcome == token_response::kind::ok) {
-            failures = 0;
-            continue;
-        }
-        // Back off; waiters do not shorten this (no hammering IMS, which throttles clients).
-        // Configuration errors wait longer: they need a person, not a retry.
-        std::uniform_real_distribution<double> unit(0.0, 1.0);
-        auto delay = backoff_delay(failures++, std::chrono::milliseconds(500),
-                                   std::chrono::seconds(30), unit(rng_));
-        delay = std::max(delay, std::chrono::milliseconds(200));
-        if (outcome == token_response::kind::config_error) {
-            delay = std::max(delay, std::chrono::milliseconds(30000));
-        }
-        backoff_.expires_after(delay);
-        co_await backoff_.async_wait(nothrow);
+        // Sleep until the refresh time or the end of a back-off. demand() and invalidate()
+        // cut the sleep short; next() still refuses to fetch during a back-off, so waiting
+        // requests never make the daemon hammer IMS.
+        wake_.expires_at(step.wait_until);
+        co_await wake_.async_wait(nothrow);
     }
 }
 

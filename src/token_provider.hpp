@@ -70,7 +70,7 @@ class token_provider {
 
   private:
     boost::asio::awaitable<void> run();
-    boost::asio::awaitable<token_response::kind> fetch_once();
+    boost::asio::awaitable<void> fetch_once();
 
     boost::asio::any_io_executor ex_;
     https_client& client_;
@@ -78,13 +78,10 @@ class token_provider {
     endpoint token_endpoint_;
     std::string secret_;
     logger& log_;
-    std::optional<std::string> token_;
-    token_timing timing_{};
-    boost::asio::steady_timer wake_;     // wakes the fetcher early (token needed now)
-    boost::asio::steady_timer ready_;    // wakes waiters when a token arrives
-    boost::asio::steady_timer backoff_;  // the fetcher's pause after a failure
+    token_state state_;
+    boost::asio::steady_timer wake_;   // the fetcher's sleep; demand() and stop() cut it short
+    boost::asio::steady_timer ready_;  // waiters sleep here; a new token wakes them all
     bool stopped_ = false;
-    bool fetch_now_ = true;
     std::mt19937_64 rng_{std::random_device{}()};
     token_stats stats_;
 };

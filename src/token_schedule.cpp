@@ -39,4 +39,44 @@ std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds b
     return std::chrono::milliseconds(static_cast<std::int64_t>(ceiling * r));
 }
 
+token_state::action token_state::next(steady_time now) const {
+    if (now < retry_at_) return {false, retry_at_};
+    if (wanted_ || !token_ || now >= timing_.refresh_at) return {true, now};
+    return {false, timing_.refresh_at};
+}
+
+const std::string* token_state::usable(steady_time now) const {
+    if (token_ && now < timing_.expires_at) return &*token_;
+    return nullptr;
+}
+
+lifetime_decision token_state::on_success(steady_time sent_at, std::string token,
+                                          std::optional<std::int64_t> expires_in) {
+    const auto life = decide_lifetime(expires_in);
+    timing_ = schedule_token(sent_at, life.lifetime, margin_);
+    token_ = std::move(token);
+    wanted_ = false;
+    failures_ = 0;
+    retry_at_ = {};
+    return life;
+}
+
+std::chrono::milliseconds token_state::on_failure(steady_time now, failure_kind kind,
+                                                  double unit_random) {
+    using namespace std::chrono_literals;
+    auto delay = backoff_delay(failures_++, 500ms, 30s, unit_random);
+    delay = std::max(delay, std::chrono::milliseconds(200));
+    // A configuration error needs a person, not a retry: ask again rarely.
+    if (kind == failure_kind::config) delay = std::max(delay, std::chrono::milliseconds(30s));
+    retry_at_ = now + delay;
+    return delay;
+}
+
+bool token_state::invalidate(const std::string& token) {
+    if (!token_ || *token_ != token) return false;
+    token_.reset();
+    wanted_ = true;
+    return true;
+}
+
 }  // namespace aep

@@ -311,7 +311,7 @@ server::reply server::handle(const std::string& method, const std::string& targe
 
 server::reply server::token(const std::string& body) {
     ++counters_.token_requests;
-    if (opts_.ims_down) {
+    if (opts_.ims_down || std::chrono::steady_clock::now() - started_ < opts_.ims_down_for) {
         auto r = reply::json_reply(503, json::object{{"error", "service_unavailable"}});
         r.delay = opts_.ims_latency;
         return r;

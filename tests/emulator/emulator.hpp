@@ -42,8 +42,9 @@ struct options {
     std::chrono::milliseconds latency{0};          // added to every API answer
     std::chrono::milliseconds ims_latency{0};      // added to every token answer
     std::vector<std::pair<fault, double>> faults;  // probability (0..1) of each fault per create
-    bool ims_down = false;   // token endpoint answers 503 until /emulator/ims-up
-    std::uint64_t seed = 0;  // 0: random
+    bool ims_down = false;                      // token endpoint answers 503 until /emulator/ims-up
+    std::chrono::milliseconds ims_down_for{0};  // ...or for this long after start
+    std::uint64_t seed = 0;                     // 0: random
     bool verbose = false;
 };
 
@@ -92,6 +93,7 @@ class server {
     std::vector<std::string> issued_;           // every token ever issued (for leak tests)
     std::vector<boost::json::object> batches_;  // in creation order
     counters counters_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace aep::emu

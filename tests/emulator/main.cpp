@@ -26,6 +26,7 @@ constexpr const char* usage =
     "  --fault KIND=P            inject KIND with probability P (0..1 or N%); KIND is one of\n"
     "                            429, 500, 503, reset, reset-after-create, hang, malformed\n"
     "  --ims-down                token endpoint answers 503 until POST /emulator/ims-up\n"
+    "  --ims-down-for D          token endpoint answers 503 for D after start\n"
     "  --seed N                  random seed (default: random)\n"
     "  --verbose                 log each request to stderr\n"
     "Test hooks: GET /emulator/stats, GET /emulator/batches, GET /emulator/tokens,\n"
@@ -88,6 +89,8 @@ int main(int argc, char** argv) {
                 return 64;
             }
             o.faults.push_back(f);
+        } else if (a == "--ims-down-for" && duration_arg(need(a.c_str()), d)) {
+            o.ims_down_for = d;
         } else if (a == "--ims-down") {
             o.ims_down = true;
         } else if (a == "--seed") {

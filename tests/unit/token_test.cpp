@@ -176,3 +176,93 @@ TEST_F(SecretTest, EnvironmentAndSystemdCredential) {
 
 }  // namespace
 }  // namespace aep
+
+namespace aep {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The fetcher's decisions, stepped on a fake clock.
+class TokenStateTest : public ::testing::Test {
+  protected:
+    steady_time now{};
+    token_state st{1s};  // refresh margin 1 s
+};
+
+TEST_F(TokenStateTest, FirstTokenIsFetchedAtOnceAndServesUntilExpiry) {
+    EXPECT_TRUE(st.next(now).fetch);
+    EXPECT_EQ(st.usable(now), nullptr);
+    st.on_success(now, "t1", 3);  // 3 s lifetime
+    ASSERT_NE(st.usable(now), nullptr);
+    EXPECT_EQ(*st.usable(now), "t1");
+    auto a = st.next(now);
+    EXPECT_FALSE(a.fetch);
+    EXPECT_EQ(a.wait_until, now + 2s);  // lifetime - margin
+    EXPECT_TRUE(st.next(now + 2s).fetch);
+    EXPECT_NE(st.usable(now + 2s), nullptr) << "the old token serves while the new one is fetched";
+    EXPECT_EQ(st.usable(now + 3s), nullptr) << "never sent after its expiry";
+}
+
+TEST_F(TokenStateTest, ManyWaitersStillOneFetch) {
+    for (int i = 0; i < 200; ++i) st.demand();
+    EXPECT_TRUE(st.next(now).fetch);
+    st.on_success(now, "t1", 3600);
+    for (int i = 0; i < 200; ++i) {
+        EXPECT_NE(st.usable(now), nullptr);
+        EXPECT_FALSE(st.next(now).fetch);
+    }
+}
+
+TEST_F(TokenStateTest, FailuresBackOffAndWaitersCannotShortenIt) {
+    auto d1 = st.on_failure(now, token_state::failure_kind::transient, 0.5);
+    EXPECT_GE(d1, 200ms);
+    st.demand();
+    auto a = st.next(now);
+    EXPECT_FALSE(a.fetch) << "demand during a back-off must not cause a request";
+    EXPECT_EQ(a.wait_until, now + d1);
+    EXPECT_TRUE(st.next(now + d1).fetch);
+    auto d2 = st.on_failure(now + d1, token_state::failure_kind::transient, 0.999);
+    EXPECT_GT(d2, d1) << "the back-off grows";
+    EXPECT_EQ(st.consecutive_failures(), 2);
+    st.on_success(now + d1 + d2, "t", 60);
+    EXPECT_EQ(st.consecutive_failures(), 0);
+}
+
+TEST_F(TokenStateTest, ConfigErrorsWaitAtLeastThirtySeconds) {
+    auto d = st.on_failure(now, token_state::failure_kind::config, 0.0);
+    EXPECT_GE(d, 30s);
+    EXPECT_FALSE(st.next(now + 29s).fetch);
+}
+
+TEST_F(TokenStateTest, StillValidTokenServesDuringIMSOutage) {
+    st.on_success(now, "t1", 100);
+    auto refresh = st.next(now).wait_until;
+    st.on_failure(refresh, token_state::failure_kind::transient, 0.5);
+    ASSERT_NE(st.usable(refresh + 1s), nullptr);
+    EXPECT_EQ(*st.usable(refresh + 1s), "t1");
+}
+
+TEST_F(TokenStateTest, InvalidateDropsOnlyTheTokenThatWasRefused) {
+    st.on_success(now, "old", 3600);
+    EXPECT_TRUE(st.invalidate("old"));
+    EXPECT_EQ(st.usable(now), nullptr);
+    EXPECT_TRUE(st.next(now).fetch);
+    st.on_success(now, "new", 3600);
+    EXPECT_FALSE(st.invalidate("old")) << "a late 401 for the old token must not drop the new one";
+    EXPECT_NE(st.usable(now), nullptr);
+}
+
+TEST_F(TokenStateTest, LifetimeCountsFromWhenTheRequestWasSent) {
+    st.on_success(now, "t", 10);  // sent at now, received later
+    EXPECT_EQ(st.timing().expires_at, now + 9800ms);
+}
+
+TEST_F(TokenStateTest, AbsurdExpiresInIsReplaced) {
+    auto life = st.on_success(now, "t", -1);
+    EXPECT_TRUE(life.sanitized);
+    EXPECT_NE(st.usable(now + 200s), nullptr);
+    EXPECT_EQ(st.usable(now + 300s), nullptr);
+}
+
+}  // namespace
+}  // namespace aep

@@ -1,0 +1,69 @@
+"""IMS tokens: proactive refresh, single flight, outages, with the real emulator."""
+
+import time
+import unittest
+
+from harness import World, wait_for
+
+
+class Auth(unittest.TestCase):
+    def world(self, args=()):
+        w = World(emulator_args=args)
+        self.addCleanup(w.close)
+        return w
+
+    def test_short_lived_tokens_are_refreshed_ahead_of_expiry(self):
+        # 3 s tokens, refreshed 1 s before expiry: one request every 2 s, and no entry ever
+        # meets an expired token.
+        w = self.world(["--token-lifetime", "3s"])
+        cfg = w.config(queues=["q"], auth={"refresh_margin": "1s"})
+        q = w.spool("q")
+        daemon = w.start_daemon(cfg)
+        daemon.wait_started()
+        started = time.monotonic()
+        sent = 0
+        while time.monotonic() - started < 30:
+            q.drop(f"e{sent:04d}", f"ds{sent}")
+            sent += 1
+            time.sleep(0.1)  # pacing of the trickle, not synchronisation
+        wait_for(lambda: q.count("done") >= sent, 60, "every trickled entry")
+        duration = time.monotonic() - started
+        self.assertEqual(daemon.terminate(), 0)
+        stats = w.emulator.stats()
+        expected = duration / (3 - 1)
+        self.assertLessEqual(abs(stats["token_requests"] - expected), 1.0,
+                             f"{stats['token_requests']} token requests in {duration:.1f}s, expected about {expected:.1f}")
+        self.assertEqual(stats["unauthorized"], 0, "no request may carry an expired token")
+        self.assertEqual(q.names("failed"), [])
+
+    def test_two_hundred_waiters_cause_one_token_request(self):
+        w = self.world(["--ims-latency", "1s"])
+        cfg = w.config(queues=["q"], http={"concurrency": 200})
+        q = w.spool("q")
+        for i in range(200):
+            q.drop(f"e{i:03d}", f"ds{i}")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(q.count("done"), 200)
+        self.assertEqual(w.emulator.stats()["token_requests"], 1)
+
+    def test_ims_down_for_ten_seconds_entries_wait_then_complete(self):
+        w = self.world(["--ims-down-for", "10s"])
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        daemon = w.start_daemon(cfg)
+        daemon.wait_started()
+        for i in range(20):
+            q.drop(f"e{i:02d}", f"ds{i}")
+        wait_for(lambda: q.count("done") >= 20, 120, "entries to complete after IMS recovers")
+        self.assertEqual(daemon.terminate(), 0)
+        self.assertEqual(q.names("failed"), [])
+        stats = w.emulator.stats()
+        self.assertGreaterEqual(stats["token_requests"], 3, "IMS was retried during the outage")
+        self.assertLessEqual(stats["token_requests"], 40, "with back-off, not in a tight loop")
+        self.assertIn("cannot obtain an access token; retrying", daemon.log())
+        w.assert_no_secrets(self)
+
+
+if __name__ == "__main__":
+    unittest.main()
