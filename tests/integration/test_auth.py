@@ -1,5 +1,6 @@
 """IMS tokens: proactive refresh, single flight, outages, with the real emulator."""
 
+import json
 import time
 import unittest
 
@@ -63,6 +64,42 @@ class Auth(unittest.TestCase):
         self.assertLessEqual(stats["token_requests"], 40, "with back-off, not in a tight loop")
         self.assertIn("cannot obtain an access token; retrying", daemon.log())
         w.assert_no_secrets(self)
+
+
+    def test_second_401_in_a_row_is_a_recorded_failure_not_a_loop(self):
+        w = self.world()
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        q.drop("refused", "status-401")  # the emulator refuses every token for this dataset
+        q.drop("fine", "ds1")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        rec = q.error_record("refused")
+        self.assertEqual(rec["httpStatus"], 401)
+        self.assertEqual(rec["attempts"], 2, "one resend with a fresh token, no more")
+        self.assertIn("401 twice in a row", rec["reason"])
+        self.assertEqual([r["entry"] for r in q.done_records()], ["fine"])
+        self.assertEqual(w.emulator.stats()["token_requests"], 2)
+
+    def test_systemd_credential_is_used_when_the_config_names_no_source(self):
+        w = self.world()
+        cfg_path = w.config(queues=["q"])
+        cfg = json.loads(cfg_path.read_text())
+        del cfg["auth"]["client_secret_file"]
+        cfg_path.write_text(json.dumps(cfg))
+        creds = w.dir / "credentials"
+        creds.mkdir(mode=0o700)
+        (creds / "client_secret").write_text(w.secret + "\n")
+        w.daemon_env["CREDENTIALS_DIRECTORY"] = str(creds)
+        q = w.spool("q")
+        q.drop("a", "ds1")
+        rc, log = w.run_once(cfg_path)
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(q.count("done"), 1)
+        del w.daemon_env["CREDENTIALS_DIRECTORY"]
+        rc, log = w.run_once(cfg_path)
+        self.assertEqual(rc, 78)
+        self.assertIn("no client secret", log)
 
 
 if __name__ == "__main__":
