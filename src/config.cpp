@@ -120,6 +120,10 @@ validation_result validate(const config& cfg) {
     } else if (cfg.http.concurrency > 1024) {
         r.errors.push_back({"http.concurrency", "must be <= 1024"});
     }
+    if (cfg.http.rate_limit < 0 || cfg.http.rate_limit > 1000000) {
+        r.errors.push_back(
+            {"http.rate_limit", "must be between 0 (no limit) and 1000000 requests per minute"});
+    }
     if (cfg.http.request_timeout.count() <= 0) {
         r.errors.push_back({"http.request_timeout", "must be > 0"});
     }

@@ -50,6 +50,9 @@ struct tls_config {
 struct http_config {
     int concurrency = 16;  // requests in flight, all queues together; 1..1024
     std::chrono::milliseconds request_timeout = std::chrono::seconds(30);  // per network step
+    // Client-side limit on API requests (creates and look-ups) per minute, for the whole org;
+    // the default is Adobe's documented per-user guardrail. 0 disables it. 0..1000000.
+    int rate_limit = 138;
 };
 
 // Retries of a batch creation that failed transiently (429, 5xx, network, timeout).
@@ -57,6 +60,8 @@ struct retry_config {
     int max_attempts = 8;  // requests per entry, the first included; then failed/. 1..100
     std::chrono::milliseconds initial_backoff = std::chrono::seconds(1);  // first pause (cap of)
     std::chrono::milliseconds max_backoff = std::chrono::seconds(60);     // longest pause
+    // An entry still failing this long after it was claimed goes to failed/. 0: no limit.
+    std::chrono::milliseconds max_age = std::chrono::hours(1);
 };
 
 struct queue_config {

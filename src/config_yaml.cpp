@@ -152,16 +152,20 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         rd.str(n, "tls", "ca_file", cfg.tls.ca_file);
     }
 
-    if (auto n = root["http"]; n && rd.check_map(n, "http", {"concurrency", "request_timeout"})) {
+    if (auto n = root["http"];
+        n && rd.check_map(n, "http", {"concurrency", "request_timeout", "rate_limit"})) {
         rd.integer(n, "http", "concurrency", cfg.http.concurrency);
+        rd.integer(n, "http", "rate_limit", cfg.http.rate_limit);
         rd.duration(n, "http", "request_timeout", cfg.http.request_timeout);
     }
 
     if (auto n = root["retry"];
-        n && rd.check_map(n, "retry", {"max_attempts", "initial_backoff", "max_backoff"})) {
+        n &&
+        rd.check_map(n, "retry", {"max_attempts", "initial_backoff", "max_backoff", "max_age"})) {
         rd.integer(n, "retry", "max_attempts", cfg.retry.max_attempts);
         rd.duration(n, "retry", "initial_backoff", cfg.retry.initial_backoff);
         rd.duration(n, "retry", "max_backoff", cfg.retry.max_backoff);
+        rd.duration(n, "retry", "max_age", cfg.retry.max_age);
     }
 
     if (auto n = root["queues"]; n) {

@@ -5,6 +5,7 @@
 #include "entry.hpp"
 #include "https_client.hpp"
 #include "inotify_watcher.hpp"
+#include "send_gate.hpp"
 #include "spool.hpp"
 #include "token_provider.hpp"
 #include "token_schedule.hpp"
@@ -20,6 +21,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <map>
 #include <random>
 #include <set>
 #include <sys/inotify.h>
@@ -116,6 +118,10 @@ class daemon_impl {
     asio::awaitable<void> process(entry_job& job);
     asio::awaitable<void> deliver(entry_job& job);
     asio::awaitable<bool> pause(std::chrono::milliseconds d);
+    asio::awaitable<bool> pass_gate();
+    asio::awaitable<void> sync_dir(const std::string& dir);
+    asio::awaitable<void> flush_dir(std::string dir);
+    void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
     asio::awaitable<void> record_failure(entry_job& job, const std::string& reason,
                                          std::optional<unsigned> http_status,
@@ -141,11 +147,30 @@ class daemon_impl {
     endpoint catalog_ep_;
     std::vector<std::unique_ptr<queue_state>> queues_;
     work_queue work_{cfg_.queues.size()};
+    send_gate gate_{cfg_.http.rate_limit, cfg_.http.concurrency};
     asio::steady_timer work_ready_;  // idle workers wait here; cancel_one() wakes one
     asio::signal_set signals_;
     asio::steady_timer rescan_timer_;
     std::unique_ptr<inotify_watcher> watcher_;
     std::set<asio::steady_timer*> sleepers_;  // retry pauses, cut short at stop
+
+    // Group commit of directory syncs: every rename into a directory needs an fsync of that
+    // directory before it is durable; one fsync that starts after a rename covers it, so all
+    // entries that renamed while a sync was running share the next one.
+    struct dir_sync_state {
+        explicit dir_sync_state(asio::io_context& ioc) : done(ioc) {
+            done.expires_at(std::chrono::steady_clock::time_point::max());
+        }
+        bool running = false;
+        bool wanted_again = false;
+        std::uint64_t started = 0;   // generations of syncs begun
+        std::uint64_t finished = 0;  // ... and ended
+        std::uint64_t last_ok = 0;   // the last generation that succeeded
+        std::string error;           // why the last one failed
+        asio::steady_timer done;     // waiters sleep here; each finished sync wakes them all
+    };
+    std::map<std::string, std::unique_ptr<dir_sync_state>> dir_syncs_;
+    std::uint64_t dir_fsyncs_ = 0;
     std::mt19937_64 rng_{std::random_device{}()};
     bool stopping_ = false;
     bool started_ = false;
@@ -193,7 +218,7 @@ asio::awaitable<void> daemon_impl::start() {
             const spool* sp = &q->sp;
             const auto op = [sp] {
                 sp->ensure_layout();
-                return true;
+                return sp->remove_stale_temps();
             };
             co_await blocking(op);
         }
@@ -310,7 +335,8 @@ int daemon_impl::run() {
     client_.close_idle();
     files_.join();
     log_.info("aep-batchd stopped", {{"done", static_cast<std::int64_t>(done_count_)},
-                                     {"failed", static_cast<std::int64_t>(failed_count_)}});
+                                     {"failed", static_cast<std::int64_t>(failed_count_)},
+                                     {"dir_fsyncs", static_cast<std::int64_t>(dir_fsyncs_)}});
     return exit_code_;
 }
 
@@ -351,6 +377,77 @@ asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
     co_await t.async_wait(nothrow);
     sleepers_.erase(&t);
     co_return !stopping_;
+}
+
+// Returns once `dir` has been fsynced after the call began; throws spool_error when that fsync
+// failed. Calls that overlap share one fsync (group commit).
+asio::awaitable<void> daemon_impl::sync_dir(const std::string& dir) {
+    auto& slot = dir_syncs_[dir];
+    if (!slot) slot = std::make_unique<dir_sync_state>(ioc_);
+    dir_sync_state& st = *slot;
+    // A sync that starts from now on covers the caller's rename; a running one may not.
+    const std::uint64_t need = st.started + 1;
+    if (st.running) {
+        st.wanted_again = true;
+    } else {
+        st.running = true;
+        asio::co_spawn(ioc_, flush_dir(dir), asio::detached);
+    }
+    while (st.finished < need) co_await st.done.async_wait(nothrow);
+    if (st.last_ok < need) throw spool_error(st.error);
+}
+
+asio::awaitable<void> daemon_impl::flush_dir(std::string dir) {
+    dir_sync_state& st = *dir_syncs_.at(dir);
+    const auto op = [dir] {
+        fsync_directory(dir);
+        return true;
+    };
+    do {
+        st.wanted_again = false;
+        const auto generation = ++st.started;
+        try {
+            co_await blocking(op);
+            st.last_ok = generation;
+        } catch (const std::exception& e) {
+            st.error = e.what();
+        }
+        ++dir_fsyncs_;
+        st.finished = generation;
+        st.done.cancel();
+    } while (st.wanted_again);
+    st.running = false;
+}
+
+// Waits until the rate limit and any shared 429 pause let one API request leave.
+asio::awaitable<bool> daemon_impl::pass_gate() {
+    while (!stopping_) {
+        const auto now = std::chrono::steady_clock::now();
+        const auto at = gate_.ready_at(now);
+        if (at <= now) {
+            gate_.take(now);
+            co_return true;
+        }
+        if (!co_await pause(std::chrono::duration_cast<std::chrono::milliseconds>(at - now) +
+                            std::chrono::milliseconds(1))) {
+            co_return false;
+        }
+    }
+    co_return false;
+}
+
+// The API asked us to slow down: everybody waits, not only the request that was told.
+void daemon_impl::slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto before = gate_.paused_until();
+    const auto d = std::min(
+        hint.value_or(std::max(cfg_.retry.initial_backoff, std::chrono::milliseconds(1000))),
+        std::chrono::milliseconds(10min));
+    gate_.pause(now, d);
+    if (gate_.paused_until() > before && before <= now) {
+        log_.warn("the API asked to slow down; pausing all requests",
+                  {{"cause", why}, {"pause_ms", static_cast<std::int64_t>(d.count())}});
+    }
 }
 
 std::chrono::milliseconds daemon_impl::retry_delay(int attempt,
@@ -414,12 +511,14 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         const std::string content = serialize_entry(job.entry);
         // The externalId is durable before the first send, so a resend after a crash reuses it.
         const auto op = [sp, name, content] {
-            sp->rewrite_claimed(name, content);
+            sp->rewrite_claimed(name, content, spool::dir_sync::by_caller);
             return true;
         };
+        const std::string processing_dir = sp->path("processing", "");
         while (true) {
             try {
                 co_await blocking(op);
+                co_await sync_dir(processing_dir);
                 break;
             } catch (const spool_error& e) {
                 log_.error("cannot persist the entry's externalId; retrying",
@@ -469,6 +568,7 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
         if (!token) co_return;
 
         if (must_look_up) {
+            if (!co_await pass_gate()) co_return;
             ++lookups;
             auto req =
                 catalog_lookup_request(catalog_ep_, cfg_.platform, q.cfg.sandbox, *token, xid);
@@ -507,6 +607,7 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             }
         }
 
+        if (!co_await pass_gate()) co_return;
         ++job.attempts;
         auto req = create_batch_request(import_ep_, cfg_.platform, q.cfg.sandbox, *token, body);
         auto out = co_await client_.send(import_ep_, req);
@@ -527,6 +628,7 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
                                               std::chrono::system_clock::now());
             last_reason = r.reason;
             hint = r.retry_after;
+            if (*last_status == 429 || (*last_status == 503 && hint)) slow_down(r.reason, hint);
             switch (r.outcome) {
                 case create_result::kind::created:
                     co_await record_success(job, r, false);
@@ -557,6 +659,15 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
                                                         {"entry", job.name},
                                                         {"attempt", job.attempts},
                                                         {"reason", last_reason}});
+        const auto age = std::chrono::steady_clock::now() - job.started;
+        if (cfg_.retry.max_age.count() > 0 && age >= cfg_.retry.max_age && !must_look_up) {
+            const std::string why =
+                "gave up after " +
+                std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) +
+                " s (retry.max_age): " + last_reason;
+            co_await record_failure(job, why, last_status, last_body, last_request_id);
+            co_return;
+        }
         if (job.attempts >= cfg_.retry.max_attempts && !must_look_up) {
             const std::string why =
                 "gave up after " + std::to_string(job.attempts) + " attempts: " + last_reason;
@@ -598,10 +709,27 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
     const spool* sp = &q.sp;
     const std::string name = job.name, xid = *job.entry.external_id;
     // The batch exists: its record must reach the disk, however long the disk takes to allow it.
-    const auto op = [sp, name, xid, text] { return sp->complete(name, xid, text); };
+    const auto record = [sp, name, xid, text] {
+        return sp->record_done(name, xid, text, spool::dir_sync::by_caller);
+    };
+    const auto remove = [sp, name] {
+        sp->remove_claimed(name);
+        return true;
+    };
+    const std::string done_dir = sp->path("done", "");
+    bool written = false, synced = false;  // a retry never writes a second record
     while (true) {
         try {
-            co_await blocking(op);
+            // The record is durable (file and directory synced) before the entry goes away.
+            if (!written) {
+                co_await blocking(record);
+                written = true;
+            }
+            if (!synced) {
+                co_await sync_dir(done_dir);
+                synced = true;
+            }
+            co_await blocking(remove);
             break;
         } catch (const spool_error& e) {
             log_.error("cannot record a created batch; retrying", {{"queue", q.cfg.name},

@@ -3,7 +3,9 @@
 #include <boost/json/parse.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,6 +36,12 @@ void write_all(int fd, const std::string& data, const std::string& path) {
         }
         off += static_cast<std::size_t>(n);
     }
+}
+
+// Temporary files are ".<name>.<pid>.tmp": hidden from every scan, and owned by one process so
+// that a second daemon on the same spool never removes a live one at start.
+std::string temp_name(const std::string& dir, const std::string& name) {
+    return dir + "/." + name + "." + std::to_string(::getpid()) + ".tmp";
 }
 
 // Creates (or truncates) path with content and fsyncs it; removes it again on failure.
@@ -183,39 +191,43 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
 }
 
 std::string spool::write_durable(const std::string& dir, const std::string& final_name,
-                                 const std::string& alt_name, const std::string& content) const {
-    const auto tmp = dir + "/." + final_name + ".tmp";
+                                 const std::string& alt_name, const std::string& content,
+                                 bool replace, dir_sync sync) const {
+    const auto tmp = temp_name(dir, final_name);
     write_synced(tmp, content);
     std::string target = dir + "/" + final_name;
-    int err = rename_noreplace(tmp, target);
-    if (err == EEXIST && !alt_name.empty()) {
-        target = dir + "/" + alt_name;
+    int err = 0;
+    if (replace) {
+        err = ::rename(tmp.c_str(), target.c_str()) == 0 ? 0 : errno;
+    } else {
         err = rename_noreplace(tmp, target);
+        if (err == EEXIST && !alt_name.empty()) {
+            target = dir + "/" + alt_name;
+            err = rename_noreplace(tmp, target);
+        }
     }
     if (err != 0) {
         ::unlink(tmp.c_str());
         throw_errno("cannot rename into place", target, err);
     }
-    fsync_directory(dir);
+    if (sync == dir_sync::now) fsync_directory(dir);
     return target;
 }
 
-void spool::rewrite_claimed(const std::string& name, const std::string& content) const {
-    const auto dir = path("processing", "");
-    const auto tmp = dir + "/." + name + ".tmp";
-    write_synced(tmp, content);
-    if (::rename(tmp.c_str(), (dir + "/" + name).c_str()) != 0) {
-        const int err = errno;
-        ::unlink(tmp.c_str());
-        throw_errno("cannot replace", dir + "/" + name, err);
-    }
-    fsync_directory(dir);
+void spool::rewrite_claimed(const std::string& name, const std::string& content,
+                            dir_sync sync) const {
+    write_durable(path("processing", ""), name, "", content, true, sync);
+}
+
+std::string spool::record_done(const std::string& name, const std::string& unique,
+                               const std::string& record, dir_sync sync) const {
+    return write_durable(path("done", ""), name + ".json",
+                         name + "." + safe_suffix(unique) + ".json", record, false, sync);
 }
 
 std::string spool::complete(const std::string& name, const std::string& unique,
                             const std::string& record) const {
-    const auto written = write_durable(path("done", ""), name + ".json",
-                                       name + "." + safe_suffix(unique) + ".json", record);
+    const auto written = record_done(name, unique, record, dir_sync::now);
     remove_claimed(name);
     return written;
 }
@@ -229,18 +241,42 @@ std::string spool::fail(const std::string& name, const std::string& unique,
                         const std::string& error_record) const {
     const auto dir = path("failed", "");
     std::string entry_target = name;
-    // Pick the entry's name in failed/ first so that the error file sits beside it.
+    // Pick the entry's name in failed/ first so that the error file sits beside it. An error
+    // file without its entry is this entry's own, left by a crash between the two steps: it is
+    // replaced rather than doubled.
     struct stat st {};
-    if (::lstat((dir + "/" + name).c_str(), &st) == 0 ||
-        ::lstat((dir + "/" + name + ".error.json").c_str(), &st) == 0) {
-        entry_target = name + "." + safe_suffix(unique);
-    }
-    const auto written = write_durable(dir, entry_target + ".error.json", "", error_record);
+    const bool entry_taken = ::lstat((dir + "/" + name).c_str(), &st) == 0;
+    const bool error_taken = ::lstat((dir + "/" + name + ".error.json").c_str(), &st) == 0;
+    if (entry_taken) entry_target = name + "." + safe_suffix(unique);
+    const auto written = write_durable(dir, entry_target + ".error.json", "", error_record,
+                                       !entry_taken && error_taken, dir_sync::now);
     const int err = rename_noreplace(path("processing", name), dir + "/" + entry_target);
     if (err != 0 && err != ENOENT)
         throw_errno("cannot move to failed/", path("processing", name), err);
     fsync_directory(dir);
     return written;
+}
+
+std::size_t spool::remove_stale_temps() const {
+    std::size_t removed = 0;
+    for (const char* sub : {"processing", "done", "failed"}) {
+        const auto dir = path(sub, "");
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) throw_errno("cannot list", dir, errno);
+        while (auto* ent = ::readdir(d)) {
+            const std::string n = ent->d_name;
+            if (n.size() < 6 || n.front() != '.' || n.compare(n.size() - 4, 4, ".tmp") != 0)
+                continue;
+            const auto dot = n.rfind('.', n.size() - 5);
+            if (dot == std::string::npos) continue;
+            const long pid = std::strtol(n.c_str() + dot + 1, nullptr, 10);
+            // A temp file of a live process (another daemon on this spool) is not stale.
+            if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+            if (::unlinkat(::dirfd(d), n.c_str(), 0) == 0) ++removed;
+        }
+        ::closedir(d);
+    }
+    return removed;
 }
 
 bool spool::done_record_matches(const std::string& name, const std::string& external_id) const {

@@ -45,11 +45,22 @@ class spool {
     // devices, at most max_bytes. Throws spool_error for I/O errors that may pass.
     read_result read_claimed(const std::string& name, std::size_t max_bytes) const;
 
-    // Durably replaces processing/<name> with `content` (temp file, fsync, rename, dir sync).
-    void rewrite_claimed(const std::string& name, const std::string& content) const;
+    // Whether a call syncs the directory it renamed into itself, or leaves that to the caller
+    // (the daemon groups directory syncs of many entries into one fsync).
+    enum class dir_sync { now, by_caller };
 
-    // Durably writes done/<name>.json (or done/<name>.<unique>.json when that name is taken
-    // by an earlier entry of the same name), then removes processing/<name>. Returns the path.
+    // Replaces processing/<name> with `content` (temp file, fsync, rename, and a directory sync
+    // unless by_caller).
+    void rewrite_claimed(const std::string& name, const std::string& content,
+                         dir_sync sync = dir_sync::now) const;
+
+    // Writes done/<name>.json (or done/<name>.<unique>.json when that name is taken by an
+    // earlier entry of the same name): temp file, fsync, rename, and a directory sync unless
+    // by_caller. Returns the path. The entry stays in processing/.
+    std::string record_done(const std::string& name, const std::string& unique,
+                            const std::string& record, dir_sync sync = dir_sync::now) const;
+
+    // record_done() with its directory sync, then remove_claimed(): the whole success path.
     std::string complete(const std::string& name, const std::string& unique,
                          const std::string& record) const;
 
@@ -63,10 +74,15 @@ class spool {
     bool done_record_matches(const std::string& name, const std::string& external_id) const;
     void remove_claimed(const std::string& name) const;
 
+    // Removes temporary files that a killed process left in processing/, done/ and failed/.
+    // Returns how many.
+    std::size_t remove_stale_temps() const;
+
   private:
     // Writes dir/<final_name> atomically and durably; on EEXIST tries dir/<alt_name>.
     std::string write_durable(const std::string& dir, const std::string& final_name,
-                              const std::string& alt_name, const std::string& content) const;
+                              const std::string& alt_name, const std::string& content, bool replace,
+                              dir_sync sync) const;
 
     std::string root_;
 };

@@ -250,7 +250,13 @@ server::reply server::handle(const std::string& method, const std::string& targe
     const std::string path = target.substr(0, q);
     if (method == "POST" && path == "/ims/token/v3") return token(body);
     if (method == "POST" && path == "/data/foundation/import/batches") {
-        return create_batch(headers, body);
+        auto r = create_batch(headers, body);
+        const auto t = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - started_)
+                           .count();
+        create_log_.push_back(
+            json::object{{"t_ms", t}, {"status", r.act == reply::action::answer ? r.status : 0u}});
+        return r;
     }
     if (method == "GET" && path.rfind("/data/foundation/catalog/batches", 0) == 0) {
         return lookup(headers, target);
@@ -271,6 +277,9 @@ server::reply server::handle(const std::string& method, const std::string& targe
         json::array a;
         for (const auto& b : batches_) a.push_back(b);
         return reply::json_reply(200, a);
+    }
+    if (method == "GET" && path == "/emulator/requests") {
+        return reply::json_reply(200, create_log_);
     }
     if (method == "GET" && path == "/emulator/tokens") {
         // Every token issued, so leak tests can search outputs for them.

@@ -92,6 +92,7 @@ class server {
     std::map<std::string, std::chrono::steady_clock::time_point> tokens_;  // token -> expiry
     std::vector<std::string> issued_;           // every token ever issued (for leak tests)
     std::vector<boost::json::object> batches_;  // in creation order
+    boost::json::array create_log_;  // every create request: {"t_ms", "status"} (0: a fault)
     counters counters_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };

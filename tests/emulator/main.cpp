@@ -30,6 +30,7 @@ constexpr const char* usage =
     "  --seed N                  random seed (default: random)\n"
     "  --verbose                 log each request to stderr\n"
     "Test hooks: GET /emulator/stats, GET /emulator/batches, GET /emulator/tokens,\n"
+    "GET /emulator/requests (arrival time and status of every create),\n"
     "POST /emulator/revoke-tokens, POST /emulator/ims-down, POST /emulator/ims-up,\n"
     "POST /emulator/faults (body: 429=10%,...); a datasetId status-NNN is answered with NNN.\n";
 

@@ -164,7 +164,7 @@ class World:
                 **(auth or {}),
             },
             "tls": {"ca_file": str(self.ca / "ca.pem")},
-            "http": {"concurrency": 16, "request_timeout": "10s", **(http or {})},
+            "http": {"concurrency": 16, "request_timeout": "10s", "rate_limit": 0, **(http or {})},
             "retry": {"initial_backoff": "20ms", "max_backoff": "500ms", **(retry or {})},
             "queues": [],
             "log": {"format": "text", "level": "info", **(log or {})},

@@ -111,6 +111,8 @@ queues: [{name: q, spool: /s, sandbox: prod}]
     EXPECT_EQ(r.cfg.auth.token_url, "https://ims-na1.adobelogin.com/ims/token/v3");
     EXPECT_EQ(r.cfg.http.concurrency, 16);
     EXPECT_EQ(r.cfg.http.request_timeout, std::chrono::seconds(30));
+    EXPECT_EQ(r.cfg.http.rate_limit, 138);
+    EXPECT_EQ(r.cfg.retry.max_age, std::chrono::hours(1));
     EXPECT_EQ(r.cfg.auth.refresh_margin, std::chrono::minutes(5));
     EXPECT_EQ(r.cfg.log.format, log_format::text);
 }
@@ -171,7 +173,11 @@ TEST(Config, EachRuleHasItsOwnMessage) {
         {"http:\n", "htpp:\n",
          "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
         {"  concurrency: 32", "  concurency: 32",
-         "http.concurency: unknown key (known keys: concurrency, request_timeout)"},
+         "http.concurency: unknown key (known keys: concurrency, request_timeout, rate_limit)"},
+        {"  concurrency: 32", "  concurrency: 32\n  rate_limit: -1",
+         "http.rate_limit: must be between 0 (no limit) and 1000000 requests per minute"},
+        {"max_backoff: 5m", "max_backoff: 5m\n  max_age: forever",
+         "retry.max_age: must be a duration such as 250ms, 30s, 5m or 1h"},
     };
     for (const auto& c : cases) {
         auto r = parse_config_text(replace(good_yaml, c.from, c.to));

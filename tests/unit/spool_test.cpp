@@ -123,6 +123,26 @@ TEST_F(SpoolTest, FailMovesTheEntryBesideItsErrorFile) {
     EXPECT_TRUE(fs::exists(root_ / "failed" / "bad.u2.error.json"));
 }
 
+TEST_F(SpoolTest, OrphanErrorFileFromACrashIsReplacedNotDoubled) {
+    put("failed", "bad.error.json", "{\"reason\":\"old\"}\n");  // entry move never happened
+    put("processing", "bad", "bad id");
+    sp_->fail("bad", "u1", "{\"reason\":\"new\"}\n");
+    EXPECT_EQ(read(root_ / "failed" / "bad.error.json"), "{\"reason\":\"new\"}\n");
+    EXPECT_EQ(read(root_ / "failed" / "bad"), "bad id");
+    EXPECT_EQ(sp_->list("failed").size(), 2u);
+}
+
+TEST_F(SpoolTest, StaleTempFilesOfDeadProcessesAreRemoved) {
+    put("done", ".a.json.999999999.tmp", "x");  // no such pid
+    const std::string live = ".b.json." + std::to_string(::getpid()) + ".tmp";
+    put("done", live, "x");
+    put("processing", ".c.999999998.tmp", "x");
+    put("incoming", ".writer.tmp", "x");  // writers' files are not ours to remove
+    EXPECT_EQ(sp_->remove_stale_temps(), 2u);
+    EXPECT_TRUE(fs::exists(root_ / "done" / live));
+    EXPECT_TRUE(fs::exists(root_ / "incoming" / ".writer.tmp"));
+}
+
 TEST_F(SpoolTest, RewriteReplacesAtomically) {
     put("processing", "a", "ds1");
     sp_->rewrite_claimed("a", "{\"datasetId\":\"ds1\",\"externalId\":\"x\"}\n");

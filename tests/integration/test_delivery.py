@@ -1,0 +1,161 @@
+"""Delivery guarantees under crashes, rivals, full disks and a server that says "slow down"."""
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+import unittest
+from collections import Counter
+
+from harness import BATCH_LINE, World, wait_for
+
+
+def assert_exactly_once(test, world, spools, expected):
+    """Every entry has one done record, the emulator holds one batch per entry, nothing else."""
+    records = [r for s in spools for r in s.done_records()]
+    names = Counter((r["queue"], r["entry"]) for r in records)
+    test.assertEqual(len(names), expected, "entries without a done record")
+    test.assertEqual(max(names.values()), 1, "an entry was recorded twice")
+    batches = world.emulator.batches()
+    ext = Counter(b["externalId"] for b in batches)
+    test.assertEqual({k: v for k, v in ext.items() if v > 1}, {}, "duplicate batches")
+    test.assertEqual(len(batches), expected)
+    test.assertEqual({r["batchId"] for r in records}, {b["id"] for b in batches})
+    for s in spools:
+        test.assertEqual(s.names("processing"), [])
+        test.assertEqual(s.names("incoming"), [])
+        test.assertEqual(s.names("failed"), [])
+
+
+class Delivery(unittest.TestCase):
+    def world(self, args=()):
+        w = World(emulator_args=args)
+        self.addCleanup(w.close)
+        return w
+
+    def test_kill_9_ten_times_while_3000_entries_flow(self):
+        w = self.world(["--latency", "5ms"])
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        total = 3000
+        writer_done = threading.Event()
+
+        def writer():
+            for i in range(total):
+                q.drop(f"e{i:05d}", f"ds{i}")
+                if i % 100 == 99:
+                    time.sleep(0.02)  # a steady flow rather than one burst
+            writer_done.set()
+
+        t = threading.Thread(target=writer)
+        t.start()
+        rng = random.Random(1234)
+        for kill in range(10):
+            daemon = w.start_daemon(cfg)
+            daemon.wait_started()
+            before = q.count("done")
+            # Kill at a random moment once some progress was made (so each kill interrupts work).
+            wait_for(lambda: q.count("done") > before or writer_done.is_set() and q.count("done") >= total,
+                     60, f"progress before kill {kill}")
+            time.sleep(rng.uniform(0.0, 0.3))  # the random instant of the crash
+            daemon.proc.send_signal(signal.SIGKILL)
+            daemon.proc.wait()
+        t.join()
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        assert_exactly_once(self, w, [q], total)
+
+    def test_two_daemons_on_one_spool_process_each_entry_once(self):
+        w = self.world(["--latency", "2ms"])
+        cfg = w.config(queues=["q"], http={"concurrency": 8})
+        q = w.spool("q")
+        a, b = w.start_daemon(cfg), w.start_daemon(cfg)
+        a.wait_started()
+        b.wait_started()
+        for i in range(1000):
+            q.drop(f"e{i:04d}", f"ds{i}")
+        wait_for(lambda: q.count("done") >= 1000, 120, "1000 entries done by two daemons")
+        self.assertEqual(a.terminate(), 0)
+        self.assertEqual(b.terminate(), 0)
+        assert_exactly_once(self, w, [q], 1000)
+        lines = [l for d in (a, b) for l in d.log().splitlines() if BATCH_LINE.search(l)]
+        self.assertEqual(len(lines), 1000, "each batch logged once, by one of the two")
+
+    def test_full_disk_loses_nothing_and_resumes_when_space_returns(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a small tmpfs needs root (CI runs as root)")
+        w = self.world()
+        spool_root = w.dir / "spool" / "q"
+        spool_root.mkdir(parents=True)
+        # A tmpfs with few inodes: every new file (temp files, records) needs one, so filling
+        # the inode table is a full disk that the daemon meets at once.
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,nr_inodes=420", "tmpfs", str(spool_root)],
+                       check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", str(spool_root)])
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        for i in range(300):
+            q.drop(f"e{i:03d}", f"ds{i}")
+        for sub in ("done", "failed", "processing"):
+            (spool_root / sub).mkdir(exist_ok=True)
+        fillers = spool_root / "fillers"
+        fillers.mkdir()
+        n = 0
+        while True:
+            try:
+                (fillers / str(n)).touch()
+                n += 1
+            except OSError:
+                break
+        daemon = w.start_daemon(cfg)
+        daemon.wait_started()
+        wait_for(lambda: "No space left on device" in daemon.log(), 60, "the disk to fill up")
+        self.assertLess(q.count("done"), 300)
+        for f in fillers.iterdir():
+            f.unlink()  # space returns
+        wait_for(lambda: q.count("done") >= 300, 120, "every entry once space returns")
+        self.assertEqual(daemon.terminate(), 0)
+        assert_exactly_once(self, w, [q], 300)
+        self.assertIn("retrying", daemon.log())
+
+    def test_429_pauses_every_request_not_just_the_one_told(self):
+        w = self.world(["--fault", "429=5%", "--seed", "21"])  # 429 comes with Retry-After: 1
+        cfg = w.config(queues=["q"], http={"concurrency": 8})
+        q = w.spool("q")
+        for i in range(120):
+            q.drop(f"e{i:03d}", f"ds{i}")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        reqs = w.emulator.request("GET", "/emulator/requests")
+        throttles = [r["t_ms"] for r in reqs if r["status"] == 429]
+        self.assertGreaterEqual(len(throttles), 2, "the test needs some 429s to mean anything")
+        for t in throttles:
+            # Requests already on their way may land just after the 429; none may be sent
+            # after the daemon saw it, until Retry-After has passed.
+            inside = [r for r in reqs if t + 300 <= r["t_ms"] <= t + 950]
+            self.assertEqual(inside, [], f"requests sent during the pause after the 429 at {t} ms")
+        self.assertIn("pausing all requests", log)
+        assert_exactly_once(self, w, [q], 120)
+
+    def test_client_side_rate_limit(self):
+        w = self.world()
+        cfg = w.config(queues=["q"], http={"concurrency": 4, "rate_limit": 600})  # 10/s, burst 4
+        q = w.spool("q")
+        for i in range(40):
+            q.drop(f"e{i:02d}", f"ds{i}")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        times = sorted(r["t_ms"] for r in w.emulator.request("GET", "/emulator/requests"))
+        self.assertEqual(len(times), 40)
+        span = (times[-1] - times[0]) / 1000
+        self.assertGreaterEqual(span, (40 - 4) / 10 * 0.9, "requests left faster than the limit allows")
+        # In any one-second window, at most the burst plus one second's worth.
+        for i, t in enumerate(times):
+            in_window = [x for x in times[i:] if x < t + 1000]
+            self.assertLessEqual(len(in_window), 4 + 10 + 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
