@@ -18,6 +18,8 @@ class reader {
     // Reports keys of `node` not in `allowed`; returns false when node is not a map.
     bool check_map(const YAML::Node& node, const std::string& path,
                    std::initializer_list<const char*> allowed) {
+        // A section whose keys are all commented out is empty, not wrong.
+        if (node.IsNull()) return false;
         if (!node.IsMap()) {
             error(path, "must be a mapping");
             return false;

@@ -25,9 +25,11 @@ class Faults(unittest.TestCase):
             spool.drop(f"{prefix}{i:04d}", f"ds{i}")
 
     def test_transient_faults_are_retried_until_done(self):
-        w = self.world(["--fault", "429=10%", "--fault", "500=7%", "--fault", "503=5%",
-                        "--fault", "reset=5%", "--seed", "7"])
-        cfg = w.config(queues=["q"], retry={"max_attempts": 30})
+        # 30% of creates fail transiently: 429 with Retry-After, 5xx, resets, and hangs beyond
+        # the request timeout.
+        w = self.world(["--fault", "429=10%", "--fault", "500=5%", "--fault", "503=5%",
+                        "--fault", "reset=5%", "--fault", "hang=5%", "--seed", "7"])
+        cfg = w.config(queues=["q"], http={"request_timeout": "1s"}, retry={"max_attempts": 30})
         q = w.spool("q")
         self.fill(q, 300)
         rc, log = w.run_once(cfg)

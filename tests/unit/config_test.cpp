@@ -238,3 +238,33 @@ TEST(Format, NormalisesCaseToTheSpecSpelling) {
 
 }  // namespace
 }  // namespace aep
+
+namespace aep {
+namespace {
+
+TEST(Config, ShippedExampleIsValid) {
+    // The example in config/ documents every key; it must stay loadable as the code changes.
+    auto r = load_config(AEP_SOURCE_DIR "/config/aep-batchd.example.yaml");
+    std::string all;
+    for (const auto& e : r.validation.errors) all += e.to_string() + "\n";
+    EXPECT_TRUE(r.validation.ok()) << all;
+    EXPECT_EQ(r.cfg.queues.size(), 1u);
+    EXPECT_EQ(r.cfg.http.rate_limit, 138);
+}
+
+TEST(Config, SectionWithEveryKeyCommentedOutIsEmpty) {
+    auto r = parse_config_text(R"(
+platform: {org_id: o, api_key: k}
+auth: {client_id: c}
+tls:
+  # ca_file: /x
+http:
+queues: [{name: q, spool: /s, sandbox: prod}]
+)");
+    std::string all;
+    for (const auto& e : r.validation.errors) all += e.to_string() + "\n";
+    EXPECT_TRUE(r.validation.ok()) << all;
+}
+
+}  // namespace
+}  // namespace aep
