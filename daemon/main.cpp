@@ -5,6 +5,7 @@
 #include "log.hpp"
 #include "token_provider.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -29,6 +30,9 @@ constexpr const char* usage =
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A log reader that goes away (a closed pipe, a restarted journald) must not kill the
+    // daemon: writes then fail with EPIPE instead of raising SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
     std::string config_path;
     bool check = false, once = false;
     for (int i = 1; i < argc; ++i) {

@@ -56,6 +56,37 @@ bool is_safe(char c) {
            c == '-' || c == '.' || c == ':' || c == '/' || c == '@' || c == '+' || c == ',';
 }
 
+// Replaces every byte sequence that is not valid UTF-8 with U+FFFD, so a JSON log line stays
+// valid JSON whatever a file name or a server put in a value.
+std::string valid_utf8(std::string_view in) {
+    std::string out;
+    out.reserve(in.size());
+    std::size_t i = 0;
+    while (i < in.size()) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        bool ok = len > 0 && i + len <= in.size();
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
+        }
+        if (ok && len > 1) {
+            // Reject overlong forms, surrogates and code points past U+10FFFF.
+            std::uint32_t cp = c & (0x7f >> len);
+            for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (in[i + k] & 0x3f);
+            ok = (len == 2 && cp >= 0x80) || (len == 3 && cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff)) ||
+                 (len == 4 && cp >= 0x10000 && cp <= 0x10ffff);
+        }
+        if (ok) {
+            out.append(in.substr(i, len));
+            i += len;
+        } else {
+            out += "\xef\xbf\xbd";
+            ++i;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 std::string escape_text_value(std::string_view v) {
@@ -118,16 +149,16 @@ std::string logger::format_line(log_level level, std::string_view msg,
         boost::json::object o;
         if (!journal_) o["ts"] = utc_timestamp();
         o["level"] = level_name(level);
-        o["msg"] = msg;
+        o["msg"] = valid_utf8(msg);
         for (const auto& f : fields) {
             if (auto* s = std::get_if<std::string_view>(&f.value)) {
-                o[f.key] = *s;
+                o[f.key] = valid_utf8(*s);
             } else {
                 o[f.key] = std::get<std::int64_t>(f.value);
             }
         }
-        // Boost.JSON escapes control characters; invalid UTF-8 is escaped by the serializer
-        // as-is, so re-check below is unnecessary for line safety ('\n' never appears raw).
+        // Boost.JSON escapes control characters (so '\n' never appears raw); invalid UTF-8 was
+        // replaced above, so every line is one valid JSON object.
         line += boost::json::serialize(o);
     } else {
         if (!journal_) line += utc_timestamp() + " ";

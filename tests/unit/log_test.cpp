@@ -61,6 +61,15 @@ TEST_F(LogTest, JsonLinesAreSingleValidObjects) {
     EXPECT_TRUE(v.contains("ts"));
 }
 
+TEST_F(LogTest, JsonLinesStayValidWithInvalidUtf8) {
+    logger log(log_config{log_format::json, log_level::info}, -1);
+    auto line = log.format_line(log_level::warning, "entry failed",
+                                {{"entry", "bad\xff\xfe name\xc3"}, {"ok", "caf\xc3\xa9"}});
+    auto v = boost::json::parse(line).as_object();  // throws if the line is not valid JSON
+    EXPECT_EQ(v.at("entry"), "bad\xef\xbf\xbd\xef\xbf\xbd name\xef\xbf\xbd");
+    EXPECT_EQ(v.at("ok"), "caf\xc3\xa9");
+}
+
 TEST_F(LogTest, LevelsFilter) {
     logger log(log_config{log_format::text, log_level::warning}, -1);
     EXPECT_FALSE(log.enabled(log_level::info));
