@@ -58,6 +58,7 @@ struct queue_state {
     queue_config cfg;
     spool sp;
     int watch = -1;
+    bool refilling = false;  // a listing of incoming/ is under way
 
     queue_state(std::size_t i, queue_config c) : index(i), cfg(std::move(c)), sp(cfg.spool) {}
 };
@@ -134,6 +135,7 @@ class daemon_impl {
     void notify_work(std::size_t n);
     void begin_stop(const char* why);
     void maybe_finish_once();
+    void maybe_refill();
 
     config cfg_;
     logger& log_;
@@ -207,9 +209,35 @@ asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing)
             notify_work(resumed);
         }
     }
-    const auto op = [sp] { return sp->list("incoming"); };
+    // Read incoming/ only as far as the queue can hold (twice, since names already pending are
+    // listed again): a backlog of any size costs bounded memory and a quick start.
+    const std::size_t limit = work_.max_pending() * 2;
+    const auto op = [sp, limit] { return sp->list("incoming", limit); };
     auto names = co_await blocking(op);
     for (const auto& n : names) add_pending(q, n);
+    work_.refilled(q.index, names.size() < limit);
+}
+
+// Lists incoming/ again for queues that turned names away and have drained to half.
+void daemon_impl::maybe_refill() {
+    if (stopping_) return;
+    for (auto& qp : queues_) {
+        queue_state& q = *qp;
+        if (q.refilling || !work_.needs_refill(q.index)) continue;
+        q.refilling = true;
+        asio::co_spawn(ioc_, scan(q, false), [this, &q](std::exception_ptr e) {
+            q.refilling = false;
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    log_.error("cannot list incoming/; will try again",
+                               {{"queue", q.cfg.name}, {"error", ex.what()}});
+                }
+            }
+            maybe_finish_once();
+        });
+    }
 }
 
 asio::awaitable<void> daemon_impl::start() {
@@ -346,6 +374,7 @@ int daemon_impl::run() {
 asio::awaitable<void> daemon_impl::worker() {
     while (!stopping_) {
         auto item = work_.take();
+        maybe_refill();
         if (!item) {
             maybe_finish_once();
             if (stopping_) break;

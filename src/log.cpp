@@ -64,7 +64,11 @@ std::string valid_utf8(std::string_view in) {
     std::size_t i = 0;
     while (i < in.size()) {
         const auto c = static_cast<unsigned char>(in[i]);
-        std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+        std::size_t len = c < 0x80           ? 1
+                          : (c >> 5) == 0x6  ? 2
+                          : (c >> 4) == 0xe  ? 3
+                          : (c >> 3) == 0x1e ? 4
+                                             : 0;
         bool ok = len > 0 && i + len <= in.size();
         for (std::size_t k = 1; ok && k < len; ++k) {
             ok = (static_cast<unsigned char>(in[i + k]) & 0xc0) == 0x80;
@@ -73,7 +77,8 @@ std::string valid_utf8(std::string_view in) {
             // Reject overlong forms, surrogates and code points past U+10FFFF.
             std::uint32_t cp = c & (0x7f >> len);
             for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (in[i + k] & 0x3f);
-            ok = (len == 2 && cp >= 0x80) || (len == 3 && cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff)) ||
+            ok = (len == 2 && cp >= 0x80) ||
+                 (len == 3 && cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff)) ||
                  (len == 4 && cp >= 0x10000 && cp <= 0x10ffff);
         }
         if (ok) {

@@ -113,12 +113,14 @@ void spool::ensure_layout() const {
     }
 }
 
-std::vector<std::string> spool::list(const char* sub) const {
+std::vector<std::string> spool::list(const char* sub, std::size_t limit) const {
     const auto dir = path(sub, "");
     std::vector<std::string> names;
     DIR* d = ::opendir(dir.c_str());
     if (!d) throw_errno("cannot list", dir, errno);
-    while (auto* ent = ::readdir(d)) {
+    while (names.size() < limit) {
+        auto* ent = ::readdir(d);
+        if (!ent) break;
         if (ent->d_name[0] == '.') continue;  // ., .., and hidden names (writers' scratch)
         names.emplace_back(ent->d_name);
     }

@@ -5,6 +5,7 @@
 // object is immutable after construction, so calls from several threads are safe.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,8 +28,9 @@ class spool {
     // Creates tmp/ incoming/ processing/ done/ failed/ where missing. Throws spool_error.
     void ensure_layout() const;
 
-    // Names in incoming/ or processing/, skipping those that start with '.'.
-    std::vector<std::string> list(const char* sub) const;
+    // Names in incoming/ or processing/, skipping those that start with '.'; at most `limit`
+    // of them (the directory is read only that far).
+    std::vector<std::string> list(const char* sub, std::size_t limit = SIZE_MAX) const;
 
     enum class claim_status { claimed, gone, busy };
     // Moves incoming/<name> to processing/<name> without replacing anything: `gone` when

@@ -9,8 +9,31 @@ bool work_queue::add_incoming(std::size_t queue, const std::string& name) {
         q.deferred.insert(name);
         return false;
     }
-    if (!q.incoming_set.insert(name).second) return false;
+    if (q.incoming_set.count(name)) return false;
+    if (q.incoming.size() >= max_pending_) {
+        q.overflow = true;
+        return false;
+    }
+    q.incoming_set.insert(name);
     q.incoming.push_back(name);
+    return true;
+}
+
+bool work_queue::needs_refill(std::size_t queue) const {
+    const auto& q = queues_.at(queue);
+    return q.overflow && q.incoming.size() <= max_pending_ / 2;
+}
+
+void work_queue::refilled(std::size_t queue, bool complete) {
+    auto& q = queues_.at(queue);
+    if (complete && q.incoming.size() < max_pending_) q.overflow = false;
+}
+
+bool work_queue::idle() const {
+    if (pending() != 0 || in_flight_count_ != 0) return false;
+    for (const auto& q : queues_) {
+        if (q.overflow) return false;
+    }
     return true;
 }
 

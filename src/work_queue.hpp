@@ -21,11 +21,23 @@ struct work_item {
 
 class work_queue {
   public:
-    explicit work_queue(std::size_t queues) : queues_(queues) {}
+    // At most `max_pending` incoming names are held per queue, so memory does not grow with the
+    // backlog: names beyond it stay on disk and are listed again once the queue has drained to
+    // half (see needs_refill).
+    explicit work_queue(std::size_t queues, std::size_t max_pending = 10000)
+        : queues_(queues), max_pending_(max_pending) {}
 
     // A name seen in incoming/. Returns true when it became pending (false: already pending,
-    // hidden, or deferred behind an in-flight twin).
+    // hidden, deferred behind an in-flight twin, or the queue is full).
     bool add_incoming(std::size_t queue, const std::string& name);
+
+    // True when names were turned away because the queue was full and it has drained to half:
+    // the caller lists incoming/ again, then calls refilled().
+    bool needs_refill(std::size_t queue) const;
+    // A listing of incoming/ ended; `complete` when it saw every name (none turned away since).
+    void refilled(std::size_t queue, bool complete);
+    bool overflowed(std::size_t queue) const { return queues_.at(queue).overflow; }
+    std::size_t max_pending() const { return max_pending_; }
     // A name found in processing/ at start (already claimed by an earlier run).
     bool add_resumed(std::size_t queue, const std::string& name);
 
@@ -40,7 +52,8 @@ class work_queue {
     std::size_t pending() const;
     std::size_t pending(std::size_t queue) const;
     std::size_t in_flight() const { return in_flight_count_; }
-    bool idle() const { return pending() == 0 && in_flight_count_ == 0; }
+    // Nothing pending, nothing in flight, and nothing left on disk that was turned away.
+    bool idle() const;
 
   private:
     struct per_queue {
@@ -49,8 +62,10 @@ class work_queue {
         std::deque<std::string> resumed;
         std::unordered_set<std::string> in_flight;
         std::unordered_set<std::string> deferred;
+        bool overflow = false;  // names were turned away: incoming/ holds more than we list
     };
     std::vector<per_queue> queues_;
+    std::size_t max_pending_;
     std::size_t next_ = 0;
     std::size_t in_flight_count_ = 0;
 };

@@ -77,5 +77,27 @@ TEST(WorkQueue, IdleOnlyWhenNothingPendingOrInFlight) {
     EXPECT_TRUE(w.idle());
 }
 
+TEST(WorkQueue, HoldsAtMostMaxPendingAndAsksForARefillAtHalf) {
+    work_queue w(1, 4);
+    for (int i = 0; i < 6; ++i) w.add_incoming(0, "e" + std::to_string(i));
+    EXPECT_EQ(w.pending(), 4u) << "names beyond the cap stay on disk";
+    EXPECT_TRUE(w.overflowed(0));
+    EXPECT_FALSE(w.needs_refill(0));
+    auto a = w.take();
+    EXPECT_FALSE(w.needs_refill(0));
+    auto b = w.take();
+    EXPECT_TRUE(w.needs_refill(0)) << "drained to half: list incoming/ again";
+    EXPECT_FALSE(w.idle()) << "not idle while names wait on disk";
+    w.finish(*a);
+    w.finish(*b);
+    for (int i = 0; i < 6; ++i) w.add_incoming(0, "e" + std::to_string(i));  // the relisting
+    w.refilled(0, true);
+    EXPECT_TRUE(w.overflowed(0)) << "it filled up again while relisting";
+    while (auto item = w.take()) w.finish(*item);
+    w.refilled(0, true);
+    EXPECT_FALSE(w.overflowed(0));
+    EXPECT_TRUE(w.idle());
+}
+
 }  // namespace
 }  // namespace aep
