@@ -1,7 +1,9 @@
 // Event-driven pick-up of new spool entries: inotify on an Asio stream_descriptor.
-// Owns: the inotify descriptor and decoding its byte stream (decode_inotify is pure, for tests).
+// Owns: the inotify descriptor (decoding its bytes is inotify_decode's).
 // Does not own: what to do with a name (the daemon decides). Event-loop thread only.
 #pragma once
+
+#include "inotify_decode.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -12,21 +14,6 @@
 #include <vector>
 
 namespace aep {
-
-struct fs_event {
-    int watch = -1;  // the value add_watch returned
-    std::uint32_t mask = 0;
-    std::string name;  // entry name inside the watched directory ("" for directory events)
-};
-
-struct decoded_events {
-    std::vector<fs_event> events;
-    bool overflow = false;     // the kernel dropped events: rescan every watched directory
-    std::size_t consumed = 0;  // bytes decoded; a partial trailing record is left unconsumed
-};
-
-// Decodes a buffer of struct inotify_event records. Never reads past `bytes`.
-decoded_events decode_inotify(std::span<const char> bytes);
 
 class inotify_watcher {
   public:

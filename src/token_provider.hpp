@@ -8,6 +8,7 @@
 #include "config.hpp"
 #include "endpoint.hpp"
 #include "https_client.hpp"
+#include "ims.hpp"
 #include "log.hpp"
 #include "token_schedule.hpp"
 
@@ -20,29 +21,6 @@
 #include <string>
 
 namespace aep {
-
-// Reads the client secret from the configured source: auth.client_secret_file,
-// auth.client_secret_env, or the systemd credential "client_secret" in $CREDENTIALS_DIRECTORY.
-// A trailing newline is dropped. On failure `error` names the source (never the value).
-struct secret_result {
-    std::string secret;
-    std::string error;
-    std::string warning;  // e.g. a secret file readable by group or others
-    std::string source;   // "file /path", "env VAR", "credential client_secret"
-};
-secret_result read_client_secret(const auth_config& auth);
-
-// What an IMS answer means. Pure, so it can be tested and fuzzed without a server.
-struct token_response {
-    enum class kind { ok, config_error, transient } outcome = kind::transient;
-    std::string access_token;                // when ok
-    std::optional<std::int64_t> expires_in;  // seconds, as sent
-    std::string message;                     // cause for logs; never contains a token
-};
-token_response parse_token_response(unsigned status, std::string_view body);
-
-// application/x-www-form-urlencoded body of a client-credentials token request.
-std::string token_request_body(const auth_config& auth, const std::string& secret);
 
 struct token_stats {
     std::uint64_t requests = 0;  // token requests sent to IMS
