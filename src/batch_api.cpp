@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <ctime>
@@ -131,10 +132,12 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
     const std::string s(v);
     const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     if (!end || *end != '\0') return std::nullopt;
-    const auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-    if (when <= now) return std::chrono::milliseconds(0);
-    return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(when - now),
-                    std::chrono::milliseconds(24LL * 3600 * 1000));
+    // Seconds arithmetic on time_t, clamped before any conversion: a date in year 9015 must not
+    // overflow the clock's nanosecond representation (found by fuzz_http_response).
+    const long long when = static_cast<long long>(timegm(&tm));
+    const long long now_s = static_cast<long long>(std::chrono::system_clock::to_time_t(now));
+    const long long delta = std::clamp(when - now_s, 0LL, 24LL * 3600);
+    return std::chrono::milliseconds(delta * 1000);
 }
 
 std::string body_excerpt(std::string_view body) { return std::string(body.substr(0, 4096)); }
