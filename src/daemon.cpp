@@ -136,6 +136,7 @@ class daemon_impl {
     void begin_stop(const char* why);
     void maybe_finish_once();
     void maybe_refill();
+    void spawn_worker();
 
     config cfg_;
     logger& log_;
@@ -228,12 +229,8 @@ void daemon_impl::maybe_refill() {
         asio::co_spawn(ioc_, scan(q, false), [this, &q](std::exception_ptr e) {
             q.refilling = false;
             if (e) {
-                try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    log_.error("cannot list incoming/; will try again",
-                               {{"queue", q.cfg.name}, {"error", ex.what()}});
-                }
+                log_.error("cannot list incoming/; will try again",
+                           {{"queue", q.cfg.name}, {"error", describe(e)}});
             }
             maybe_finish_once();
         });
@@ -269,16 +266,7 @@ asio::awaitable<void> daemon_impl::start() {
                                      {"concurrency", cfg_.http.concurrency},
                                      {"mode", opts_.once ? "once" : "daemon"}});
     for (int i = 0; i < cfg_.http.concurrency; ++i) {
-        asio::co_spawn(ioc_, worker(), [this](std::exception_ptr e) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& ex) {
-                // A worker ends only by a bug; keep the daemon serving with a fresh one.
-                log_.error("worker failed unexpectedly; restarting it", {{"error", ex.what()}});
-                if (!stopping_) asio::co_spawn(ioc_, worker(), asio::detached);
-            }
-        });
+        spawn_worker();
     }
     if (!opts_.once) {
         asio::co_spawn(ioc_, watch(), asio::detached);
@@ -345,19 +333,24 @@ void daemon_impl::maybe_finish_once() {
     begin_stop("spools drained (--once)");
 }
 
+// A worker ends only by a bug; keep the daemon serving with a fresh one.
+void daemon_impl::spawn_worker() {
+    asio::co_spawn(ioc_, worker(), [this](std::exception_ptr e) {
+        if (!e) return;
+        log_.error("worker failed unexpectedly; restarting it", {{"error", describe(e)}});
+        if (!stopping_) spawn_worker();
+    });
+}
+
 int daemon_impl::run() {
     signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
         if (!ec) begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
     });
     asio::co_spawn(ioc_, start(), [this](std::exception_ptr e) {
         if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log_.error("start-up failed", {{"error", ex.what()}});
-            exit_code_ = exit_failure;
-            begin_stop("start-up failed");
-        }
+        log_.error("start-up failed", {{"error", describe(e)}});
+        exit_code_ = exit_failure;
+        begin_stop("start-up failed");
     });
     ioc_.run();
     client_.close_idle();

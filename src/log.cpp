@@ -130,6 +130,17 @@ std::string escape_text_value(std::string_view v) {
     return out;
 }
 
+std::string describe(std::exception_ptr e) {
+    if (!e) return "no error";
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        return ex.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
 std::string utc_timestamp() {
     using namespace std::chrono;
     const auto now = system_clock::now();

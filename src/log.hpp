@@ -6,6 +6,7 @@
 #include "config.hpp"
 
 #include <cstdint>
+#include <exception>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -61,6 +62,10 @@ class logger {
 // \" \\ \n \r \t and \xNN escapes, so that nothing a peer or a file name carries can start a
 // new line or fake a key.
 std::string escape_text_value(std::string_view v);
+
+// What an exception carried, for a log line: what() of a std::exception, or a fixed text.
+// Completion handlers of co_spawn get an exception_ptr; this saves each a rethrow-and-catch.
+std::string describe(std::exception_ptr e);
 
 // The current UTC time as 2026-11-28T15:30:00.123Z.
 std::string utc_timestamp();

@@ -32,11 +32,9 @@ token_provider::token_provider(asio::any_io_executor ex, https_client& client,
 void token_provider::start() {
     asio::co_spawn(ex_, run(), [this](std::exception_ptr e) {
         if (!e) return;
-        try {
-            std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-            log_.error("token fetcher stopped unexpectedly", {{"error", ex.what()}});
-        }
+        // Without the fetcher no token would ever come again: start a fresh one.
+        log_.error("token fetcher failed unexpectedly; restarting it", {{"error", describe(e)}});
+        if (!stopped_) start();
     });
 }
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <stdexcept>
 
 namespace aep {
 namespace {
@@ -68,6 +69,12 @@ TEST_F(LogTest, JsonLinesStayValidWithInvalidUtf8) {
     auto v = boost::json::parse(line).as_object();  // throws if the line is not valid JSON
     EXPECT_EQ(v.at("entry"), "bad\xef\xbf\xbd\xef\xbf\xbd name\xef\xbf\xbd");
     EXPECT_EQ(v.at("ok"), "caf\xc3\xa9");
+}
+
+TEST_F(LogTest, DescribeNamesAnyException) {
+    EXPECT_EQ(describe(std::make_exception_ptr(std::runtime_error("disk gone"))), "disk gone");
+    EXPECT_EQ(describe(std::make_exception_ptr(42)), "unknown exception");
+    EXPECT_EQ(describe(nullptr), "no error");
 }
 
 TEST_F(LogTest, LevelsFilter) {
