@@ -2,6 +2,7 @@
 // outcome to an exit code. Everything else lives in src/.
 #include "config.hpp"
 #include "daemon.hpp"
+#include "https_client.hpp"
 #include "log.hpp"
 #include "token_provider.hpp"
 
@@ -68,17 +69,32 @@ int main(int argc, char** argv) {
     auto loaded = aep::load_config(config_path);
     aep::secret_result secret;
     if (loaded.validation.ok()) secret = aep::read_client_secret(loaded.cfg.auth);
+    std::string tls_error;
+    if (loaded.validation.ok()) {
+        // Load the trust anchors and client certificate now, so that --check (and start-up)
+        // reports an unreadable or mismatched file by its key.
+        try {
+            (void)aep::make_client_tls_context(loaded.cfg.tls);
+        } catch (const std::exception& e) {
+            tls_error = e.what();
+        }
+    }
     if (check) {
         for (const auto& w : loaded.validation.warnings) std::printf("warning: %s\n", w.c_str());
         if (!secret.warning.empty()) std::printf("warning: %s\n", secret.warning.c_str());
         for (const auto& e : loaded.validation.errors) std::printf("%s\n", e.to_string().c_str());
         if (!secret.error.empty()) std::printf("%s\n", secret.error.c_str());
-        if (!loaded.validation.ok() || !secret.error.empty()) return aep::exit_config;
+        if (!tls_error.empty()) std::printf("%s\n", tls_error.c_str());
+        if (!loaded.validation.ok() || !secret.error.empty() || !tls_error.empty()) {
+            return aep::exit_config;
+        }
         std::printf("%s: OK (%zu queue%s)\n", config_path.c_str(), loaded.cfg.queues.size(),
                     loaded.cfg.queues.size() == 1 ? "" : "s");
         return aep::exit_ok;
     }
-    if (!loaded.validation.ok() || !secret.error.empty()) {
+    if (!loaded.validation.ok() || !secret.error.empty() || !tls_error.empty()) {
+        if (!tls_error.empty())
+            std::fprintf(stderr, "aep-batchd: config error: %s\n", tls_error.c_str());
         for (const auto& e : loaded.validation.errors) {
             std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
         }

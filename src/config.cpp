@@ -111,8 +111,15 @@ validation_result validate(const config& cfg) {
         r.errors.push_back({"auth.refresh_margin", "must not be negative"});
     }
 
-    if (!cfg.tls.ca_file.empty() && cfg.tls.ca_file.front() != '/') {
-        r.errors.push_back({"tls.ca_file", "must be an absolute path"});
+    for (const auto& [key, value] : {std::pair{"tls.ca_file", &cfg.tls.ca_file},
+                                     std::pair{"tls.client_cert", &cfg.tls.client_cert},
+                                     std::pair{"tls.client_key", &cfg.tls.client_key}}) {
+        if (!value->empty() && value->front() != '/') {
+            r.errors.push_back({key, "must be an absolute path"});
+        }
+    }
+    if (cfg.tls.client_cert.empty() != cfg.tls.client_key.empty()) {
+        r.errors.push_back({"tls", "set both client_cert and client_key, or neither"});
     }
 
     if (cfg.http.concurrency <= 0) {

@@ -44,7 +44,9 @@ struct auth_config {
 };
 
 struct tls_config {
-    std::string ca_file;  // extra trust anchors (PEM); the system store is always used too
+    std::string ca_file;      // extra trust anchors (PEM); the system store is always used too
+    std::string client_cert;  // PEM certificate chain presented to servers that ask (mTLS)
+    std::string client_key;   // its private key (PEM); set both or neither
 };
 
 struct http_config {

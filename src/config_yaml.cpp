@@ -150,8 +150,11 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         rd.error("queues", "is required: list at least one queue");
     }
 
-    if (auto n = root["tls"]; n && rd.check_map(n, "tls", {"ca_file"})) {
+    if (auto n = root["tls"];
+        n && rd.check_map(n, "tls", {"ca_file", "client_cert", "client_key"})) {
         rd.str(n, "tls", "ca_file", cfg.tls.ca_file);
+        rd.str(n, "tls", "client_cert", cfg.tls.client_cert);
+        rd.str(n, "tls", "client_key", cfg.tls.client_key);
     }
 
     if (auto n = root["http"];

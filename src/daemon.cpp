@@ -81,7 +81,7 @@ class daemon_impl {
           log_(log),
           opts_(opts),
           files_(2),
-          tls_(make_client_tls_context(cfg_.tls.ca_file)),
+          tls_(make_client_tls_context(cfg_.tls)),
           client_(ioc_.get_executor(), tls_, cfg_.http.request_timeout),
           tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(secret), log),
           import_ep_(*parse_endpoint(cfg_.platform.import_url).value),

@@ -98,17 +98,35 @@ struct https_client::connection {
     }
 };
 
-ssl::context make_client_tls_context(const std::string& ca_file) {
+ssl::context make_client_tls_context(const tls_config& tls) {
     ssl::context ctx(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
     boost::system::error_code ec;
     ctx.set_default_verify_paths(ec);
     if (ec) throw std::runtime_error("cannot load the system trust store: " + ec.message());
-    if (!ca_file.empty()) {
-        ctx.load_verify_file(ca_file, ec);
-        if (ec)
-            throw std::runtime_error("tls.ca_file: cannot load " + ca_file + ": " + ec.message());
+    if (!tls.ca_file.empty()) {
+        ctx.load_verify_file(tls.ca_file, ec);
+        if (ec) {
+            throw std::runtime_error("tls.ca_file: cannot load " + tls.ca_file + ": " +
+                                     ec.message());
+        }
+    }
+    if (!tls.client_cert.empty()) {
+        ctx.use_certificate_chain_file(tls.client_cert, ec);
+        if (ec) {
+            throw std::runtime_error("tls.client_cert: cannot load " + tls.client_cert + ": " +
+                                     ec.message());
+        }
+        ctx.use_private_key_file(tls.client_key, ssl::context::pem, ec);
+        if (ec) {
+            throw std::runtime_error("tls.client_key: cannot load " + tls.client_key + ": " +
+                                     ec.message());
+        }
+        if (SSL_CTX_check_private_key(ctx.native_handle()) != 1) {
+            throw std::runtime_error("tls.client_key: " + tls.client_key +
+                                     " does not match tls.client_cert");
+        }
     }
     ctx.set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
     return ctx;

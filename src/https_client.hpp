@@ -5,6 +5,7 @@
 // Event-loop thread only (the pool is unsynchronised by design).
 #pragma once
 
+#include "config.hpp"
 #include "endpoint.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -38,8 +39,9 @@ struct http_outcome {
 };
 
 // A client TLS context: TLS 1.2 or newer, peer verification on, system trust store plus an
-// optional extra CA file. Throws std::runtime_error naming the file on failure.
-boost::asio::ssl::context make_client_tls_context(const std::string& ca_file);
+// optional extra CA file, and an optional client certificate and key for servers that ask for
+// one. Throws std::runtime_error naming the config key and file on failure.
+boost::asio::ssl::context make_client_tls_context(const tls_config& tls);
 
 struct https_client_stats {
     std::uint64_t connections_opened = 0;

@@ -140,6 +140,10 @@ server::server(asio::io_context& ioc, options opts)
                          asio::ssl::context::no_tlsv1_1);
         tls_.use_certificate_chain_file(opts_.cert_file);
         tls_.use_private_key_file(opts_.key_file, asio::ssl::context::pem);
+        if (!opts_.client_ca.empty()) {
+            tls_.load_verify_file(opts_.client_ca);
+            tls_.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+        }
     }
 }
 

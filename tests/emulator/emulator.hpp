@@ -34,7 +34,8 @@ struct options {
     unsigned short port = 0;  // 0: the OS chooses
     std::string port_file;    // where the chosen port is written (atomically)
     std::string cert_file, key_file;
-    bool plain = false;  // serve plain HTTP instead of TLS (for benchmarks only)
+    std::string client_ca;  // when set, clients must present a certificate issued by this CA
+    bool plain = false;     // serve plain HTTP instead of TLS (for benchmarks only)
     std::string client_id = "aep-batchd-test";
     std::string client_secret;  // read from --client-secret-file, never from the command line
     std::string org_id;         // required x-gw-ims-org-id when set; any non-empty one otherwise

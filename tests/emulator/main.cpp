@@ -17,6 +17,7 @@ constexpr const char* usage =
     "  --port N                  port (default 0: the OS chooses)\n"
     "  --port-file FILE          write the bound port here once listening\n"
     "  --plain                   serve plain HTTP (benchmarks only; no --cert/--key)\n"
+    "  --client-ca FILE          require client certificates issued by this CA (mTLS)\n"
     "  --client-id ID            the only client accepted (default aep-batchd-test)\n"
     "  --client-secret-file F    its secret (never on the command line)\n"
     "  --org-id ORG              require this x-gw-ims-org-id\n"
@@ -69,6 +70,8 @@ int main(int argc, char** argv) {
             o.cert_file = need("--cert");
         } else if (a == "--key") {
             o.key_file = need("--key");
+        } else if (a == "--client-ca") {
+            o.client_ca = need("--client-ca");
         } else if (a == "--plain") {
             o.plain = true;
         } else if (a == "--client-id") {

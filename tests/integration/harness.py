@@ -51,7 +51,8 @@ class Emulator:
         self.proc = subprocess.Popen(
             [EMULATOR, "--cert", str(world.ca / "server.pem"), "--key", str(world.ca / "server.key"),
              "--client-id", CLIENT_ID, "--client-secret-file", str(world.secret_file),
-             "--org-id", ORG_ID, "--port-file", str(port_file), *args],
+             "--org-id", ORG_ID, "--port-file", str(port_file),
+             *(a.replace("{ca}", str(world.ca)) for a in args)],
             stdout=subprocess.PIPE, stderr=self.log_file, text=True)
         line = self.proc.stdout.readline()  # blocks until the emulator is listening
         match = re.search(r"listening on .*:(\d+)", line)

@@ -1,10 +1,11 @@
 """IMS tokens: proactive refresh, single flight, outages, with the real emulator."""
 
 import json
+import subprocess
 import time
 import unittest
 
-from harness import World, wait_for
+from harness import BATCHD, World, wait_for
 
 
 class Auth(unittest.TestCase):
@@ -100,6 +101,50 @@ class Auth(unittest.TestCase):
         rc, log = w.run_once(cfg_path)
         self.assertEqual(rc, 78)
         self.assertIn("no client secret", log)
+
+
+    def test_client_certificate_for_servers_that_require_one(self):
+        w = self.world(["--client-ca", "{ca}/ca.pem"])
+        q = w.spool("q")
+        q.drop("a", "ds1")
+        with_cert = w.config(queues=["q"], name="mtls.yaml")
+        cfg = json.loads(with_cert.read_text())
+        cfg["tls"]["client_cert"] = str(w.ca / "client.pem")
+        cfg["tls"]["client_key"] = str(w.ca / "client.key")
+        with_cert.write_text(json.dumps(cfg))
+        rc, log = w.run_once(with_cert)
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(q.count("done"), 1)
+
+        # Without a certificate the server refuses the handshake: the entry waits, unsent.
+        daemon = w.start_daemon(w.config(queues=["q"]))
+        daemon.wait_started()
+        q.drop("b", "ds2")
+        wait_for(lambda: "cannot obtain an access token" in daemon.log(), 30, "the refused handshake")
+        self.assertEqual(daemon.terminate(), 0)
+        self.assertIn("certificate required", daemon.log())
+        self.assertEqual(q.count("done"), 1)
+        self.assertEqual(q.names("failed"), [])
+
+    def test_check_names_unreadable_or_mismatched_tls_files(self):
+        w = self.world()
+        path = w.config(queues=["q"])
+        cfg = json.loads(path.read_text())
+        cfg["tls"]["client_cert"] = str(w.ca / "client.pem")
+        cfg["tls"]["client_key"] = str(w.ca / "server.key")  # not the certificate's key
+        path.write_text(json.dumps(cfg))
+        p = subprocess.run([BATCHD, "--config", str(path), "--check"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 78, p.stdout)
+        self.assertIn("tls.client_key:", p.stdout)
+        self.assertIn("mismatch", p.stdout)
+        cfg["tls"]["client_key"] = str(w.ca / "client.key")
+        cfg["tls"]["ca_file"] = str(w.dir / "missing.pem")
+        path.write_text(json.dumps(cfg))
+        p = subprocess.run([BATCHD, "--config", str(path), "--check"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 78, p.stdout)
+        self.assertIn("tls.ca_file: cannot load", p.stdout)
 
 
 if __name__ == "__main__":
