@@ -5,6 +5,7 @@
 #include "entry.hpp"
 #include "https_client.hpp"
 #include "inotify_watcher.hpp"
+#include "sd_notify.hpp"
 #include "send_gate.hpp"
 #include "spool.hpp"
 #include "token_provider.hpp"
@@ -115,6 +116,8 @@ class daemon_impl {
     asio::awaitable<void> scan(queue_state& q, bool include_processing);
     asio::awaitable<void> watch();
     asio::awaitable<void> periodic_rescan();
+    asio::awaitable<void> heartbeat();
+    std::string status() const;
     asio::awaitable<void> worker();
     asio::awaitable<void> process(entry_job& job);
     asio::awaitable<void> deliver(entry_job& job);
@@ -173,6 +176,9 @@ class daemon_impl {
         asio::steady_timer done;     // waiters sleep here; each finished sync wakes them all
     };
     std::map<std::string, std::unique_ptr<dir_sync_state>> dir_syncs_;
+    sd_notifier notify_;
+    asio::steady_timer heartbeat_timer_{ioc_};
+    std::string last_batch_;
     std::uint64_t dir_fsyncs_ = 0;
     std::mt19937_64 rng_{std::random_device{}()};
     bool stopping_ = false;
@@ -268,6 +274,9 @@ asio::awaitable<void> daemon_impl::start() {
     for (int i = 0; i < cfg_.http.concurrency; ++i) {
         spawn_worker();
     }
+    // Spools are scanned and the first token is being fetched: ready for systemd.
+    notify_.send("READY=1\nSTATUS=" + status());
+    if (notify_.enabled()) asio::co_spawn(ioc_, heartbeat(), asio::detached);
     if (!opts_.once) {
         asio::co_spawn(ioc_, watch(), asio::detached);
         asio::co_spawn(ioc_, periodic_rescan(), asio::detached);
@@ -315,9 +324,37 @@ asio::awaitable<void> daemon_impl::periodic_rescan() {
     }
 }
 
+std::string daemon_impl::status() const {
+    return (stopping_ ? "stopping: " : "") +
+           status_text(work_.pending(), work_.in_flight(), done_count_, failed_count_, last_batch_);
+}
+
+// Watchdog keep-alives come from the event loop itself, so a stuck loop trips the watchdog;
+// STATUS= follows the counts at most once per tick. Both go on while a stop lets requests in
+// flight finish, so a slow graceful stop is not mistaken for a hang.
+asio::awaitable<void> daemon_impl::heartbeat() {
+    const auto tick =
+        std::min(notify_.keepalive_interval().value_or(std::chrono::milliseconds(1000)),
+                 std::chrono::milliseconds(1000));
+    std::string shown;
+    while (!stopping_ || work_.in_flight() > 0) {
+        std::string msg;
+        if (notify_.keepalive_interval()) msg += "WATCHDOG=1\n";
+        auto now_status = status();
+        if (now_status != shown) {
+            msg += "STATUS=" + now_status + "\n";
+            shown = std::move(now_status);
+        }
+        if (!msg.empty()) notify_.send(msg);
+        heartbeat_timer_.expires_after(tick);
+        co_await heartbeat_timer_.async_wait(nothrow);
+    }
+}
+
 void daemon_impl::begin_stop(const char* why) {
     if (stopping_) return;
     stopping_ = true;
+    notify_.send("STOPPING=1\nSTATUS=stopping (" + std::string(why) + ")");
     log_.info("stopping", {{"reason", why}, {"in_flight", work_.in_flight()}});
     tokens_.stop();
     work_ready_.cancel();
@@ -762,6 +799,7 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
         if (!co_await pause(5s)) co_return;  // left in processing/: the next start finds it
     }
     ++done_count_;
+    last_batch_ = r.batch_id;
     const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - job.started);
     log_.info(recovered ? "batch recovered" : "batch created",
