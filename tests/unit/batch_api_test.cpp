@@ -103,8 +103,10 @@ TEST(RetryAfter, SecondsAndHttpDates) {
     EXPECT_FALSE(parse_retry_after("-1", now));
     EXPECT_FALSE(parse_retry_after("3s", now));
     // Found by fuzz_http_response: a far-future date overflowed the clock conversion.
-    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 9015 07:28:00 GMT", now), std::chrono::milliseconds(24LL * 3600 * 1000));
-    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 1015 07:28:00 GMT", now), std::chrono::milliseconds(0));
+    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 9015 07:28:00 GMT", now),
+              std::chrono::milliseconds(24LL * 3600 * 1000));
+    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 1015 07:28:00 GMT", now),
+              std::chrono::milliseconds(0));
     auto r = classify_create_response(429, "", "2", now);
     EXPECT_EQ(r.retry_after, std::chrono::milliseconds(2000));
 }
