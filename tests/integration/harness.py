@@ -247,3 +247,12 @@ class Spool:
     def count(self, sub, suffix=""):
         d = self.path / sub
         return sum(1 for p in d.iterdir() if p.name.endswith(suffix)) if d.exists() else 0
+
+
+class WorldTestCase(unittest.TestCase):
+    """A test case whose tests each make their own World (emulator flags differ per test)."""
+
+    def world(self, args=()):
+        w = World(emulator_args=args)
+        self.addCleanup(w.close)
+        return w

@@ -5,15 +5,10 @@ import subprocess
 import time
 import unittest
 
-from harness import BATCHD, World, wait_for
+from harness import WorldTestCase, BATCHD, World, wait_for
 
 
-class Auth(unittest.TestCase):
-    def world(self, args=()):
-        w = World(emulator_args=args)
-        self.addCleanup(w.close)
-        return w
-
+class Auth(WorldTestCase):
     def test_short_lived_tokens_are_refreshed_ahead_of_expiry(self):
         # 3 s tokens, refreshed 1 s before expiry: one request every 2 s, and no entry ever
         # meets an expired token.

@@ -9,7 +9,7 @@ import time
 import unittest
 from collections import Counter
 
-from harness import BATCH_LINE, World, wait_for
+from harness import WorldTestCase, BATCH_LINE, World, wait_for
 
 
 def assert_exactly_once(test, world, spools, expected):
@@ -29,12 +29,7 @@ def assert_exactly_once(test, world, spools, expected):
         test.assertEqual(s.names("failed"), [])
 
 
-class Delivery(unittest.TestCase):
-    def world(self, args=()):
-        w = World(emulator_args=args)
-        self.addCleanup(w.close)
-        return w
-
+class Delivery(WorldTestCase):
     def test_kill_9_ten_times_while_3000_entries_flow(self):
         w = self.world(["--latency", "5ms"])
         cfg = w.config(queues=["q"])

@@ -6,7 +6,7 @@ import re
 import unittest
 from collections import Counter
 
-from harness import World, wait_for
+from harness import WorldTestCase, World, wait_for
 
 
 def duplicates(world):
@@ -14,12 +14,7 @@ def duplicates(world):
     return {k: v for k, v in counts.items() if v > 1}
 
 
-class Faults(unittest.TestCase):
-    def world(self, args=()):
-        w = World(emulator_args=args)
-        self.addCleanup(w.close)
-        return w
-
+class Faults(WorldTestCase):
     def fill(self, spool, n, prefix="e"):
         for i in range(n):
             spool.drop(f"{prefix}{i:04d}", f"ds{i}")
