@@ -2,6 +2,7 @@
 // outcome to an exit code. Everything else lives in src/.
 #include "config.hpp"
 #include "daemon.hpp"
+#include "enqueue.hpp"
 #include "https_client.hpp"
 #include "log.hpp"
 #include "token_provider.hpp"
@@ -10,12 +11,16 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iostream>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace {
 
 constexpr const char* usage =
     "usage: aep-batchd --config FILE [--once | --check]\n"
+    "       aep-batchd enqueue --config FILE [--queue NAME] DATASET_ID... | -\n"
     "       aep-batchd --version | --help\n"
     "\n"
     "Creates an Adobe Experience Platform batch for every dataset id dropped into the\n"
@@ -26,7 +31,53 @@ constexpr const char* usage =
     "                 problem (one per line, naming the key), exit 0 or 78\n"
     "  --once         process everything in the spools now, then exit 0\n"
     "  --version      print the version\n"
-    "  --help         print this help\n";
+    "  --help         print this help\n"
+    "\n"
+    "enqueue drops each dataset id into the queue's spool as its own entry (written in tmp/,\n"
+    "renamed into incoming/) and prints the entry names; '-' reads ids from standard input,\n"
+    "one per line. Every id is checked first: if one is invalid, nothing is enqueued (exit 65).\n";
+
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) return {};
+    return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
+}
+
+int enqueue_main(int argc, char** argv) {
+    std::string config_path;
+    std::optional<std::string> queue;
+    std::vector<std::string> ids;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--config" && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (a == "--queue" && i + 1 < argc) {
+            queue = argv[++i];
+        } else if (a == "-") {
+            std::string line;
+            while (std::getline(std::cin, line)) {
+                if (auto id = trim(line); !id.empty()) ids.push_back(id);
+            }
+        } else if (a.rfind("--", 0) == 0) {
+            std::fprintf(stderr, "aep-batchd enqueue: unknown argument '%s'\n%s", a.c_str(), usage);
+            return aep::exit_usage;
+        } else {
+            ids.push_back(a);
+        }
+    }
+    if (config_path.empty()) {
+        std::fprintf(stderr, "aep-batchd enqueue: --config FILE is required\n");
+        return aep::exit_usage;
+    }
+    auto loaded = aep::load_config(config_path);
+    if (!loaded.validation.ok()) {
+        for (const auto& e : loaded.validation.errors) {
+            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
+        }
+        return aep::exit_config;
+    }
+    return aep::run_enqueue(loaded.cfg, queue, ids, std::cout, std::cerr);
+}
 
 }  // namespace
 
@@ -34,6 +85,7 @@ int main(int argc, char** argv) {
     // A log reader that goes away (a closed pipe, a restarted journald) must not kill the
     // daemon: writes then fail with EPIPE instead of raising SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
+    if (argc > 1 && std::string(argv[1]) == "enqueue") return enqueue_main(argc, argv);
     std::string config_path;
     bool check = false, once = false;
     for (int i = 1; i < argc; ++i) {

@@ -259,6 +259,17 @@ std::string spool::fail(const std::string& name, const std::string& unique,
     return written;
 }
 
+void spool::enqueue(const std::string& name, const std::string& content) const {
+    const auto tmp = path("tmp", name);
+    write_synced(tmp, content);
+    const int err = rename_noreplace(tmp, path("incoming", name));
+    if (err != 0) {
+        ::unlink(tmp.c_str());
+        throw_errno("cannot move into incoming/", path("incoming", name), err);
+    }
+    fsync_directory(path("incoming", ""));
+}
+
 std::size_t spool::remove_stale_temps() const {
     std::size_t removed = 0;
     for (const char* sub : {"processing", "done", "failed"}) {

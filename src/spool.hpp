@@ -76,6 +76,10 @@ class spool {
     bool done_record_matches(const std::string& name, const std::string& external_id) const;
     void remove_claimed(const std::string& name) const;
 
+    // What a polite writer does: writes tmp/<name>, fsyncs it, renames it into incoming/ (never
+    // replacing an entry) and syncs incoming/. Throws spool_error.
+    void enqueue(const std::string& name, const std::string& content) const;
+
     // Removes temporary files that a killed process left in processing/, done/ and failed/.
     // Returns how many.
     std::size_t remove_stale_temps() const;

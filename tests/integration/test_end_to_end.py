@@ -2,10 +2,11 @@
 with correct records, log lines and emulator state."""
 
 import json
+import subprocess
 import unittest
 from collections import Counter
 
-from harness import BATCH_LINE, World, wait_for
+from harness import BATCH_LINE, BATCHD, World, wait_for
 
 
 class EndToEnd(unittest.TestCase):
@@ -106,6 +107,37 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(q.count("done"), 25000)
         self.assertEqual(q.names("incoming"), [])
         self.assertEqual(w.emulator.stats()["batches_created"], 25000)
+
+    def test_enqueue_command_feeds_the_daemon(self):
+        w = self.world
+        cfg = w.config(queues=["a", "b"])
+
+        def enqueue(*args, stdin=""):
+            return subprocess.run([BATCHD, "enqueue", "--config", str(cfg), *args], input=stdin,
+                                  capture_output=True, text=True, timeout=60)
+
+        p = enqueue("ds1", "ds2")
+        self.assertEqual(p.returncode, 64, "two queues: --queue is required")
+        self.assertIn("--queue", p.stderr)
+        p = enqueue("--queue", "nope", "ds1")
+        self.assertEqual(p.returncode, 64)
+        p = enqueue("--queue", "a", "ds1", "bad id!", "ds2")
+        self.assertEqual(p.returncode, 65)
+        self.assertIn("'bad id!'", p.stderr)
+        self.assertEqual(w.spool("a").names("incoming"), [], "all or nothing")
+        p = enqueue("--queue", "a", "ds1", "ds2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        names = p.stdout.split()
+        self.assertEqual(len(names), 2)
+        p = enqueue("--queue", "b", "-", stdin="ds3\n\n  ds4  \nds5\n")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(len(p.stdout.split()), 3)
+        self.assertEqual(sorted(w.spool("a").names("incoming")), sorted(names))
+        self.assertEqual(w.spool("a").names("tmp"), [], "nothing is left half-written")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        got = {(r["queue"], r["datasetId"]) for s in ("a", "b") for r in w.spool(s).done_records()}
+        self.assertEqual(got, {("a", "ds1"), ("a", "ds2"), ("b", "ds3"), ("b", "ds4"), ("b", "ds5")})
 
     def test_entries_left_in_processing_are_resumed_without_duplicates(self):
         w = self.world
