@@ -27,6 +27,7 @@
 #include <set>
 #include <sys/inotify.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 
 namespace aep {
 
@@ -139,6 +140,7 @@ class daemon_impl {
     void begin_stop(const char* why);
     void maybe_finish_once();
     void maybe_refill();
+    bool created_complete(const queue_state& q, const std::string& name) const;
     void spawn_worker();
 
     config cfg_;
@@ -301,11 +303,26 @@ asio::awaitable<void> daemon_impl::watch() {
         }
         for (const auto& e : ev.events) {
             for (auto& q : queues_) {
-                // Directories too: they are claimed and failed with a reason, not left behind.
-                if (q->watch == e.watch) add_pending(*q, e.name);
+                if (q->watch != e.watch) continue;
+                // A regular file created in place is complete only when closed (IN_CLOSE_WRITE
+                // follows); a symlink, fifo, device, directory or hard link is complete when
+                // created, and is claimed at once to be refused with a reason.
+                if ((e.mask & (IN_MOVED_TO | IN_CLOSE_WRITE)) == 0 &&
+                    !created_complete(*q, e.name)) {
+                    continue;
+                }
+                add_pending(*q, e.name);
             }
         }
     }
+}
+
+// Whether an entry that inotify saw created needs no close to be complete. One lstat of a name
+// the kernel just reported: cached metadata, no wait for the disk.
+bool daemon_impl::created_complete(const queue_state& q, const std::string& name) const {
+    struct stat st {};
+    if (::lstat(q.sp.path("incoming", name).c_str(), &st) != 0) return false;
+    return !S_ISREG(st.st_mode) || st.st_nlink > 1;
 }
 
 asio::awaitable<void> daemon_impl::periodic_rescan() {

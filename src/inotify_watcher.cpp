@@ -17,7 +17,7 @@ inotify_watcher::inotify_watcher(const boost::asio::any_io_executor& ex)
 
 int inotify_watcher::add_watch(const std::string& dir) {
     const int wd = ::inotify_add_watch(fd_.native_handle(), dir.c_str(),
-                                       IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+                                       IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR);
     if (wd < 0) throw std::system_error(errno, std::generic_category(), "inotify_add_watch " + dir);
     return wd;
 }

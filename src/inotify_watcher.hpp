@@ -19,7 +19,8 @@ class inotify_watcher {
   public:
     explicit inotify_watcher(const boost::asio::any_io_executor& ex);
 
-    // Watches dir for entries arriving by rename or by close-after-write. Throws on failure.
+    // Watches dir for entries arriving by rename, by close-after-write, or by creation (the
+    // caller decides which creations are complete). Throws on failure.
     int add_watch(const std::string& dir);
 
     // Waits for the next events. Completes with an error when the watcher is closed.

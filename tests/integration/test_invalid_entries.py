@@ -45,12 +45,19 @@ class InvalidEntries(unittest.TestCase):
         (tmp / "a-directory").mkdir()
         for name in ("symlink", "fifo", "a-directory"):
             os.rename(tmp / name, incoming / name)
+        # ... and the same kinds made in place, as a careless or hostile writer would: they are
+        # seen on creation, not left for a rescan.
+        os.symlink(target, incoming / "symlink-in-place")
+        os.mkfifo(incoming / "fifo-in-place")
+        (incoming / "directory-in-place").mkdir()
+        os.link(target, incoming / "hardlink-in-place")
         # Hidden names are writers' scratch files: ignored, left alone.
         (incoming / ".scratch").write_text("ds1")
         # A good entry after all of them proves the daemon is still serving.
         q.drop("good", "ds-good")
 
-        expected_failures = set(cases) | {"symlink", "fifo", "a-directory"}
+        expected_failures = set(cases) | {"symlink", "fifo", "a-directory", "symlink-in-place",
+                                          "fifo-in-place", "directory-in-place", "hardlink-in-place"}
         wait_for(lambda: q.count("failed", ".error.json") >= len(expected_failures) and q.count("done") >= 1,
                  30, "every bad entry in failed/ and the good one in done/ (event-driven, no rescan)")
         self.assertIsNone(daemon.proc.poll(), "the daemon must keep running")
@@ -69,6 +76,11 @@ class InvalidEntries(unittest.TestCase):
         self.assertEqual(target.read_text(), "ds-secret", "the link target is untouched")
         self.assertIn("not a regular file", q.error_record("fifo")["reason"])
         self.assertIn("not a regular file", q.error_record("a-directory")["reason"])
+        self.assertIn("symbolic link", q.error_record("symlink-in-place")["reason"])
+        self.assertIn("not a regular file", q.error_record("fifo-in-place")["reason"])
+        self.assertIn("not a regular file", q.error_record("directory-in-place")["reason"])
+        self.assertIn("hard links", q.error_record("hardlink-in-place")["reason"])
+        self.assertEqual(target.read_text(), "ds-secret")
         self.assertEqual(q.names("incoming"), [".scratch"])
         self.assertEqual([r["entry"] for r in q.done_records()], ["good"])
         self.assertEqual(w.emulator.stats()["batch_requests"], 1, "bad entries are never sent")
