@@ -5,6 +5,7 @@
 #include "enqueue.hpp"
 #include "https_client.hpp"
 #include "log.hpp"
+#include "proxy.hpp"
 #include "token_provider.hpp"
 
 #include <csignal>
@@ -129,6 +130,9 @@ int main(int argc, char** argv) {
             (void)aep::make_client_tls_context(loaded.cfg.tls);
         } catch (const std::exception& e) {
             tls_error = e.what();
+        }
+        if (auto proxy = aep::load_proxy_settings(loaded.cfg.http); !proxy.error.empty()) {
+            tls_error += (tls_error.empty() ? "" : "\n") + proxy.error;
         }
     }
     if (check) {

@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include "endpoint.hpp"
+#include "proxy.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -130,6 +131,22 @@ validation_result validate(const config& cfg) {
     if (cfg.http.rate_limit < 0 || cfg.http.rate_limit > 1000000) {
         r.errors.push_back(
             {"http.rate_limit", "must be between 0 (no limit) and 1000000 requests per minute"});
+    }
+    if (!cfg.http.proxy_credentials_file.empty()) {
+        if (cfg.http.proxy.empty()) {
+            r.errors.push_back({"http.proxy_credentials_file", "needs http.proxy"});
+        } else if (cfg.http.proxy_credentials_file.front() != '/') {
+            r.errors.push_back({"http.proxy_credentials_file", "must be an absolute path"});
+        }
+    }
+    if (!cfg.http.proxy.empty()) {
+        std::string userinfo, why;
+        if (!parse_proxy_url(cfg.http.proxy, userinfo, why)) {
+            r.errors.push_back({"http.proxy", why});
+        } else if (!userinfo.empty()) {
+            r.errors.push_back(
+                {"http.proxy", "put credentials in http.proxy_credentials_file, not in the URL"});
+        }
     }
     if (cfg.http.request_timeout.count() <= 0) {
         r.errors.push_back({"http.request_timeout", "must be > 0"});

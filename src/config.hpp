@@ -55,6 +55,11 @@ struct http_config {
     // Client-side limit on API requests (creates and look-ups) per minute, for the whole org;
     // the default is Adobe's documented per-user guardrail. 0 disables it. 0..1000000.
     int rate_limit = 138;
+    // An http://host:port proxy for the TLS connections (CONNECT tunnel). Empty: the
+    // https_proxy/no_proxy environment variables decide.
+    std::string proxy;
+    std::string proxy_credentials_file;  // "user:password" on one line, for Proxy-Authorization
+    std::vector<std::string> no_proxy;   // hosts (or .domain suffixes) reached without http.proxy
 };
 
 // Retries of a batch creation that failed transiently (429, 5xx, network, timeout).

@@ -157,9 +157,13 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         rd.str(n, "tls", "client_key", cfg.tls.client_key);
     }
 
-    if (auto n = root["http"];
-        n && rd.check_map(n, "http", {"concurrency", "request_timeout", "rate_limit"})) {
+    if (auto n = root["http"]; n && rd.check_map(n, "http",
+                                                 {"concurrency", "request_timeout", "rate_limit",
+                                                  "proxy", "proxy_credentials_file", "no_proxy"})) {
         rd.integer(n, "http", "concurrency", cfg.http.concurrency);
+        rd.str(n, "http", "proxy", cfg.http.proxy);
+        rd.str(n, "http", "proxy_credentials_file", cfg.http.proxy_credentials_file);
+        rd.string_list(n, "http", "no_proxy", cfg.http.no_proxy);
         rd.integer(n, "http", "rate_limit", cfg.http.rate_limit);
         rd.duration(n, "http", "request_timeout", cfg.http.request_timeout);
     }

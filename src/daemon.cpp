@@ -5,6 +5,7 @@
 #include "entry.hpp"
 #include "https_client.hpp"
 #include "inotify_watcher.hpp"
+#include "proxy.hpp"
 #include "sd_notify.hpp"
 #include "send_gate.hpp"
 #include "spool.hpp"
@@ -37,6 +38,14 @@ using namespace std::chrono_literals;
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto rescan_interval = 60s;  // safety net for events inotify could not deliver
+}  // namespace
+
+namespace {
+proxy_settings load_proxy(const http_config& http) {
+    auto r = load_proxy_settings(http);
+    if (!r.error.empty()) throw std::runtime_error(r.error);
+    return r.settings;
+}
 }  // namespace
 
 std::string new_external_id() {
@@ -84,7 +93,7 @@ class daemon_impl {
           opts_(opts),
           files_(2),
           tls_(make_client_tls_context(cfg_.tls)),
-          client_(ioc_.get_executor(), tls_, cfg_.http.request_timeout),
+          client_(ioc_.get_executor(), tls_, cfg_.http.request_timeout, load_proxy(cfg_.http)),
           tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(secret), log),
           import_ep_(*parse_endpoint(cfg_.platform.import_url).value),
           catalog_ep_(*parse_endpoint(cfg_.platform.catalog_url).value),

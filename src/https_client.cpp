@@ -8,8 +8,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -133,8 +136,8 @@ ssl::context make_client_tls_context(const tls_config& tls) {
 }
 
 https_client::https_client(asio::any_io_executor ex, ssl::context& tls,
-                           std::chrono::milliseconds step_timeout)
-    : ex_(std::move(ex)), tls_(tls), timeout_(step_timeout) {}
+                           std::chrono::milliseconds step_timeout, proxy_settings proxy)
+    : ex_(std::move(ex)), tls_(tls), timeout_(step_timeout), proxy_(std::move(proxy)) {}
 
 https_client::~https_client() = default;
 
@@ -155,20 +158,23 @@ std::unique_ptr<https_client::connection> https_client::take_idle(const std::str
 
 asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect(
     const endpoint& ep, http_outcome& out) {
+    // Through a proxy, TCP goes to the proxy and a CONNECT tunnel carries TLS end to end.
+    const bool proxied = use_proxy(proxy_, ep);
+    const endpoint& peer = proxied ? *proxy_.proxy : ep;
     tcp::resolver resolver(ex_);
     asio::steady_timer timer(ex_);
     timer.expires_after(timeout_);
-    auto resolved =
-        co_await (resolver.async_resolve(ep.host, ep.port, nothrow) || timer.async_wait(nothrow));
+    auto resolved = co_await (resolver.async_resolve(peer.host, peer.port, nothrow) ||
+                              timer.async_wait(nothrow));
     if (resolved.index() == 1) {
         out.failure = transport_failure::timeout;
-        out.error = "resolve " + ep.host + ": timed out";
+        out.error = "resolve " + peer.host + ": timed out";
         co_return nullptr;
     }
     auto [rec, results] = std::get<0>(std::move(resolved));
     if (rec) {
         out.failure = transport_failure::network;
-        out.error = describe(("resolve " + ep.host).c_str(), rec);
+        out.error = describe(("resolve " + peer.host).c_str(), rec);
         co_return nullptr;
     }
 
@@ -183,11 +189,41 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
     auto [cec, _] = co_await lowest->async_connect(results, nothrow);
     if (cec) {
         out.failure = classify(cec);
-        out.error = describe(("connect " + ep.host + ":" + ep.port).c_str(), cec);
+        out.error = describe(("connect " + peer.host + ":" + peer.port +
+                              (proxied ? " (proxy, " + proxy_.source + ")" : std::string()))
+                                 .c_str(),
+                             cec);
         co_return nullptr;
     }
     ++stats_.connections_opened;
     lowest->socket().set_option(tcp::no_delay(true));
+
+    if (proxied) {
+        const std::string head = connect_request(ep, proxy_.authorization);
+        lowest->expires_after(timeout_);
+        auto [wec, wn] = co_await asio::async_write(*lowest, asio::buffer(head), nothrow);
+        http::response_parser<http::empty_body> parser;
+        parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
+        beast::flat_buffer buf;
+        boost::system::error_code pec = wec;
+        if (!pec) {
+            lowest->expires_after(timeout_);
+            auto [rec2, rn] = co_await http::async_read(*lowest, buf, parser, nothrow);
+            pec = rec2;
+        }
+        if (pec) {
+            out.failure = classify(pec);
+            out.error = describe(("proxy CONNECT to " + ep.host + ":" + ep.port).c_str(), pec);
+            co_return nullptr;
+        }
+        if (parser.get().result_int() / 100 != 2 || buf.size() != 0) {
+            // Never echo the proxy's answer body: it is not ours to log.
+            out.failure = transport_failure::network;
+            out.error = "proxy (" + proxy_.source + ") refused CONNECT to " + ep.host + ":" +
+                        ep.port + ": HTTP " + std::to_string(parser.get().result_int());
+            co_return nullptr;
+        }
+    }
 
     if (ep.tls) {
         SSL* ssl_handle = conn->tls->native_handle();

@@ -7,6 +7,7 @@
 
 #include "config.hpp"
 #include "endpoint.hpp"
+#include "proxy.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -52,7 +53,7 @@ struct https_client_stats {
 class https_client {
   public:
     https_client(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls,
-                 std::chrono::milliseconds step_timeout);
+                 std::chrono::milliseconds step_timeout, proxy_settings proxy = {});
     ~https_client();
     https_client(const https_client&) = delete;
     https_client& operator=(const https_client&) = delete;
@@ -78,6 +79,7 @@ class https_client {
     boost::asio::any_io_executor ex_;
     boost::asio::ssl::context& tls_;
     std::chrono::milliseconds timeout_;
+    proxy_settings proxy_;
     std::map<std::string, std::vector<std::unique_ptr<connection>>> idle_;
     https_client_stats stats_;
 };

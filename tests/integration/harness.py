@@ -141,7 +141,10 @@ class World:
         self.ssl_context = ssl.create_default_context(cafile=str(self.ca / "ca.pem"))
         self.outputs = []  # files whose content must never hold a secret
         self.daemons = []
-        self.daemon_env = {k: v for k, v in os.environ.items() if k != "CREDENTIALS_DIRECTORY"}
+        # The daemon sees no systemd credential and no proxy unless a test sets one.
+        ignored = {"CREDENTIALS_DIRECTORY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY",
+                   "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"}
+        self.daemon_env = {k: v for k, v in os.environ.items() if k not in ignored}
         self.emulator = Emulator(self, emulator_args)
 
     def spool(self, name):

@@ -173,7 +173,15 @@ TEST(Config, EachRuleHasItsOwnMessage) {
         {"http:\n", "htpp:\n",
          "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
         {"  concurrency: 32", "  concurency: 32",
-         "http.concurency: unknown key (known keys: concurrency, request_timeout, rate_limit)"},
+         "http.concurency: unknown key (known keys: concurrency, request_timeout, rate_limit, "
+         "proxy, proxy_credentials_file, no_proxy)"},
+        {"  concurrency: 32", "  concurrency: 32\n  proxy: https://proxy:3128",
+         "http.proxy: must be an http://host:port URL (the TLS connection is tunnelled through "
+         "it)"},
+        {"  concurrency: 32", "  concurrency: 32\n  proxy: http://u:p@proxy:3128",
+         "http.proxy: put credentials in http.proxy_credentials_file, not in the URL"},
+        {"  concurrency: 32", "  concurrency: 32\n  proxy_credentials_file: /etc/creds",
+         "http.proxy_credentials_file: needs http.proxy"},
         {"  concurrency: 32", "  concurrency: 32\n  rate_limit: -1",
          "http.rate_limit: must be between 0 (no limit) and 1000000 requests per minute"},
         {"max_backoff: 5m", "max_backoff: 5m\n  max_age: forever",
