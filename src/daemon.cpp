@@ -149,6 +149,8 @@ class daemon_impl {
     void begin_stop(const char* why);
     void maybe_finish_once();
     void maybe_refill();
+    void recheck_later(queue_state& q, const std::string& name);
+    asio::awaitable<void> recheck(queue_state& q, std::string name);
     bool created_complete(const queue_state& q, const std::string& name) const;
     void spawn_worker();
 
@@ -194,6 +196,7 @@ class daemon_impl {
     std::mt19937_64 rng_{std::random_device{}()};
     bool stopping_ = false;
     bool started_ = false;
+    int rechecks_ = 0;  // entries being written in place, waiting to be looked at again
     int exit_code_ = exit_ok;
     std::uint64_t done_count_ = 0, failed_count_ = 0;
 };
@@ -234,6 +237,18 @@ asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing)
     auto names = co_await blocking(op);
     for (const auto& n : names) add_pending(q, n);
     work_.refilled(q.index, names.size() < limit);
+}
+
+void daemon_impl::recheck_later(queue_state& q, const std::string& name) {
+    ++rechecks_;
+    asio::co_spawn(ioc_, recheck(q, name), asio::detached);
+}
+
+asio::awaitable<void> daemon_impl::recheck(queue_state& q, std::string name) {
+    co_await pause(std::chrono::milliseconds(500));
+    --rechecks_;
+    if (!stopping_) add_pending(q, name);
+    maybe_finish_once();
 }
 
 // Lists incoming/ again for queues that turned names away and have drained to half.
@@ -392,7 +407,7 @@ void daemon_impl::begin_stop(const char* why) {
 }
 
 void daemon_impl::maybe_finish_once() {
-    if (!opts_.once || stopping_ || !started_ || !work_.idle()) return;
+    if (!opts_.once || stopping_ || !started_ || !work_.idle() || rechecks_ > 0) return;
     begin_stop("spools drained (--once)");
 }
 
@@ -550,6 +565,14 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     job.started = std::chrono::steady_clock::now();
 
     if (!job.resumed) {
+        const auto probe = [sp, name] { return sp->incoming_write_state(name); };
+        if (co_await blocking(probe) == spool::write_state::writing) {
+            // Written in place and still open: claiming now would read half an entry.
+            log_.debug("entry is still being written; checking again shortly",
+                       {{"queue", q.cfg.name}, {"entry", name}});
+            recheck_later(q, name);
+            co_return;
+        }
         spool::claim_status st;
         try {
             const auto op = [sp, name] { return sp->claim(name); };
@@ -776,7 +799,7 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
     queue_state& q = *job.q;
     boost::json::object rec;
     rec["queue"] = q.cfg.name;
-    rec["entry"] = job.name;
+    rec["entry"] = valid_utf8(job.name);
     rec["datasetId"] = job.entry.dataset_id;
     rec["externalId"] = *job.entry.external_id;
     rec["batchId"] = r.batch_id;
@@ -846,14 +869,14 @@ asio::awaitable<void> daemon_impl::record_failure(entry_job& job, const std::str
     queue_state& q = *job.q;
     boost::json::object rec;
     rec["queue"] = q.cfg.name;
-    rec["entry"] = job.name;
+    rec["entry"] = valid_utf8(job.name);
     if (job.entry.dataset_id.empty()) {
         rec["datasetId"] = nullptr;
     } else {
         rec["datasetId"] = job.entry.dataset_id;
     }
     if (job.entry.external_id) rec["externalId"] = *job.entry.external_id;
-    rec["reason"] = reason;
+    rec["reason"] = valid_utf8(reason);
     if (http_status) {
         rec["httpStatus"] = *http_status;
     } else {
@@ -862,12 +885,12 @@ asio::awaitable<void> daemon_impl::record_failure(entry_job& job, const std::str
     if (response_body.empty()) {
         rec["responseBody"] = nullptr;
     } else {
-        rec["responseBody"] = response_body;
+        rec["responseBody"] = valid_utf8(response_body);
     }
     if (request_id.empty()) {
         rec["requestId"] = nullptr;
     } else {
-        rec["requestId"] = request_id;
+        rec["requestId"] = valid_utf8(request_id);
     }
     rec["attempts"] = job.attempts;
     rec["failedAt"] = utc_timestamp();

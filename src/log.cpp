@@ -56,8 +56,8 @@ bool is_safe(char c) {
            c == '-' || c == '.' || c == ':' || c == '/' || c == '@' || c == '+' || c == ',';
 }
 
-// Replaces every byte sequence that is not valid UTF-8 with U+FFFD, so a JSON log line stays
-// valid JSON whatever a file name or a server put in a value.
+}  // namespace
+
 std::string valid_utf8(std::string_view in) {
     std::string out;
     out.reserve(in.size());
@@ -91,8 +91,6 @@ std::string valid_utf8(std::string_view in) {
     }
     return out;
 }
-
-}  // namespace
 
 std::string escape_text_value(std::string_view v) {
     bool plain = !v.empty();

@@ -63,6 +63,10 @@ class logger {
 // new line or fake a key.
 std::string escape_text_value(std::string_view v);
 
+// The text with every byte sequence that is not valid UTF-8 replaced by U+FFFD: JSON written
+// from it (log lines, result files) stays valid whatever a file name or a server put in it.
+std::string valid_utf8(std::string_view in);
+
 // What an exception carried, for a log line: what() of a std::exception, or a fixed text.
 // Completion handlers of co_spawn get an exception_ptr; this saves each a rethrow-and-catch.
 std::string describe(std::exception_ptr e);

@@ -32,6 +32,12 @@ class spool {
     // of them (the directory is read only that far).
     std::vector<std::string> list(const char* sub, std::size_t limit = SIZE_MAX) const;
 
+    // Whether another process still has incoming/<name> open for writing (an impolite writer
+    // that wrote in place): `unknown` where the kernel will not say (a file lease needs the
+    // file's owner or CAP_LEASE), and for anything but a regular file.
+    enum class write_state { idle, writing, unknown };
+    write_state incoming_write_state(const std::string& name) const;
+
     enum class claim_status { claimed, gone, busy };
     // Moves incoming/<name> to processing/<name> without replacing anything: `gone` when
     // another process (or a writer) took it first, `busy` when processing/<name> exists (the

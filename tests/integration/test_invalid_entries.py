@@ -2,9 +2,11 @@
 
 import json
 import os
+import stat
+import subprocess
 import unittest
 
-from harness import World, wait_for
+from harness import BATCHD, World, wait_for
 
 
 class InvalidEntries(unittest.TestCase):
@@ -90,6 +92,53 @@ class InvalidEntries(unittest.TestCase):
         self.assertIn('entry="new\\nline"', log)
         self.assertFalse(any(l.startswith("line") for l in log.splitlines()))
         self.assertEqual(daemon.terminate(), 0)
+
+    def test_impolite_writer_is_not_read_half_way(self):
+        # A writer that writes in place, slowly: the daemon must wait for it to close the file.
+        w = self.world
+        cfg = w.config(queues=["q"], log={"level": "debug"})
+        q = w.spool("q")
+        (q.path / "incoming").mkdir(parents=True)
+        writer = open(q.path / "incoming" / "slow", "w")
+        self.addCleanup(writer.close)
+        writer.write("ds-par")
+        writer.flush()
+        log_path = w.dir / "impolite.log"
+        w.outputs.append(log_path)
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen([BATCHD, "--config", str(cfg), "--once"], stdout=out,
+                                    stderr=subprocess.STDOUT, env=w.daemon_env)
+            wait_for(lambda: "still being written" in log_path.read_text(), 60,
+                     "the daemon to notice the open writer")
+            writer.write("tial-id\n")
+            writer.close()
+            self.assertEqual(proc.wait(timeout=60), 0, log_path.read_text())
+        records = q.done_records()
+        self.assertEqual([r["datasetId"] for r in records], ["ds-partial-id"])
+
+    def test_devices_and_non_utf8_names(self):
+        w = self.world
+        cfg = w.config(queues=["q"], log={"format": "json"})
+        q = w.spool("q")
+        incoming = q.path / "incoming"
+        incoming.mkdir(parents=True)
+        odd = os.fsencode(incoming) + b"/bad\xff\xfename"
+        with open(odd, "wb") as f:
+            f.write(b"not an id!")
+        if os.geteuid() == 0:
+            os.mknod(incoming / "device", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # like /dev/null
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        for line in log.strip().splitlines():
+            json.loads(line)  # a non-UTF-8 name cannot break a JSON log line
+        failed = os.listdir(os.fsencode(q.path / "failed"))
+        self.assertIn(b"bad\xff\xfename", failed)
+        self.assertIn(b"bad\xff\xfename.error.json", failed)
+        with open(os.fsencode(q.path / "failed") + b"/bad\xff\xfename.error.json", "rb") as f:
+            rec = json.loads(f.read().decode("utf-8"))  # valid UTF-8 JSON, whatever the name
+        self.assertEqual(rec["entry"], "bad\ufffd\ufffdname")
+        if os.geteuid() == 0:
+            self.assertIn("not a regular file", q.error_record("device")["reason"])
 
     def test_permanent_api_errors_fail_after_one_request_with_status_and_body(self):
         w = self.world
