@@ -6,6 +6,7 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
@@ -94,27 +95,27 @@ bool parse_fault(const std::string& text, std::pair<fault, double>& out) {
     } catch (...) {
         return false;
     }
-    if (kind == "429")
-        out.first = fault::too_many_requests;
-    else if (kind == "500")
-        out.first = fault::server_error;
-    else if (kind == "503")
-        out.first = fault::unavailable;
-    else if (kind == "reset")
-        out.first = fault::reset;
-    else if (kind == "reset-after-create")
-        out.first = fault::reset_after_create;
-    else if (kind == "hang")
-        out.first = fault::hang;
-    else if (kind == "malformed")
-        out.first = fault::malformed;
-    else
-        return false;
-    return true;
+    static const std::pair<const char*, fault> kinds[] = {
+        {"429", fault::too_many_requests},
+        {"500", fault::server_error},
+        {"503", fault::unavailable},
+        {"reset", fault::reset},
+        {"reset-after-create", fault::reset_after_create},
+        {"hang", fault::hang},
+        {"malformed", fault::malformed},
+        {"trickle", fault::trickle},
+    };
+    for (const auto& [name, f] : kinds) {
+        if (kind == name) {
+            out.first = f;
+            return true;
+        }
+    }
+    return false;
 }
 
 struct server::reply {
-    enum class action { answer, reset, hang } act = action::answer;
+    enum class action { answer, reset, hang, trickle } act = action::answer;
     unsigned status = 200;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
@@ -225,6 +226,22 @@ asio::awaitable<void> server::serve(Stream& stream, tcp::socket& raw) {
             boost::system::error_code ec;
             raw.set_option(asio::socket_base::linger(true, 0), ec);
             raw.close(ec);
+            co_return;
+        }
+        if (r.act == reply::action::trickle) {
+            // A slow-loris answer: a promising head, then a byte at a time, for ever.
+            const std::string head =
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000000\r\n\r\n{";
+            beast::get_lowest_layer(stream).expires_after(std::chrono::minutes(10));
+            auto [hec, hn] = co_await asio::async_write(stream, asio::buffer(head), nothrow);
+            for (int i = 0; !hec && i < 6000; ++i) {
+                asio::steady_timer t(ioc_);
+                t.expires_after(std::chrono::milliseconds(100));
+                co_await t.async_wait(nothrow);
+                auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(" ", 1), nothrow);
+                if (wec) break;
+            }
             co_return;
         }
         if (r.act == reply::action::hang) {
@@ -483,9 +500,9 @@ server::reply server::create_batch(const std::map<std::string, std::string>& hea
         r.delay = opts_.latency;
         return r;
     }
-    if (injected == fault::hang) {
+    if (injected == fault::hang || injected == fault::trickle) {
         reply r;
-        r.act = reply::action::hang;
+        r.act = injected == fault::hang ? reply::action::hang : reply::action::trickle;
         return r;
     }
 

@@ -27,6 +27,7 @@ enum class fault {
     reset_after_create,  // the batch is created, then the connection is reset
     hang,                // no answer until the client gives up
     malformed,           // the batch is created, then a 201 with a body that is not JSON
+    trickle,             // a 201 head, then the body one byte every 100 ms, never finished
 };
 
 struct options {

@@ -74,6 +74,21 @@ class Faults(WorldTestCase):
         self.assertIn("timeout", log)
         self.assertEqual(duplicates(w), {})
 
+    def test_trickling_server_is_cut_off_by_the_deadline(self):
+        # Bytes keep coming, but the response never ends: the deadline covers the whole read,
+        # not each byte, so the request still ends after request_timeout.
+        w = self.world(["--fault", "trickle=100%"])
+        cfg = w.config(queues=["q"], http={"request_timeout": "1s"}, retry={"max_attempts": 2})
+        q = w.spool("q")
+        q.drop("slow", "ds1")
+        rc, log = w.run_once(cfg, timeout=120)
+        self.assertEqual(rc, 0, log)
+        rec = q.error_record("slow")
+        self.assertIn("timeout", rec["reason"])
+        self.assertEqual(rec["attempts"], 2)
+        # A trickled 201 may have created the batch: the daemon asked Catalog before giving up.
+        self.assertGreaterEqual(w.emulator.stats()["lookups"], 1)
+
     def test_revoked_token_is_refreshed_once_without_failures(self):
         w = self.world()
         cfg = w.config(queues=["q"])
