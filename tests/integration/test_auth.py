@@ -121,6 +121,25 @@ class Auth(WorldTestCase):
         self.assertEqual(q.count("done"), 1)
         self.assertEqual(q.names("failed"), [])
 
+    def test_server_not_trusted_means_nothing_is_sent(self):
+        # Without tls.ca_file the emulator's throwaway CA is not trusted: verification refuses
+        # the handshake, the secret is never sent, and entries wait.
+        w = self.world()
+        path = w.config(queues=["q"])
+        cfg = json.loads(path.read_text())
+        del cfg["tls"]["ca_file"]
+        path.write_text(json.dumps(cfg))
+        daemon = w.start_daemon(path)
+        daemon.wait_started()
+        q = w.spool("q")
+        q.drop("a", "ds1")
+        wait_for(lambda: "certificate verify failed" in daemon.log(), 30, "the refused certificate")
+        self.assertEqual(daemon.terminate(), 0)
+        stats = w.emulator.stats()
+        self.assertEqual(stats["token_requests"], 0, "no request crosses an unverified connection")
+        self.assertEqual(stats["batch_requests"], 0)
+        self.assertEqual(q.names("failed"), [])
+
     def test_check_names_unreadable_or_mismatched_tls_files(self):
         w = self.world()
         path = w.config(queues=["q"])
