@@ -2,6 +2,7 @@
 unit file checked by systemd-analyze."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -93,6 +94,20 @@ class Systemd(unittest.TestCase):
                            timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertEqual((p.stdout + p.stderr).strip(), "")
+
+    def test_unit_hardening_scores_two_or_lower(self):
+        analyze = shutil.which("systemd-analyze")
+        self.assertIsNotNone(analyze, "systemd-analyze is missing: daemon/install-deps --tests installs it")
+        w = World()
+        self.addCleanup(w.close)
+        unit = w.dir / "aep-batchd.service"
+        unit.write_text((SOURCE_DIR / "systemd" / "aep-batchd.service").read_text())
+        p = subprocess.run([analyze, "security", "--offline=yes", str(unit)], capture_output=True,
+                           text=True, timeout=120)
+        match = re.search(r"Overall exposure level for aep-batchd.service: (\d+\.\d+)", p.stdout)
+        self.assertIsNotNone(match, p.stdout + p.stderr)
+        self.assertLessEqual(float(match.group(1)), 2.0, p.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
