@@ -109,5 +109,40 @@ class Systemd(unittest.TestCase):
         self.assertLessEqual(float(match.group(1)), 2.0, p.stdout)
 
 
+    def test_sysusers_and_tmpfiles_make_the_spool_root_and_age_out_records(self):
+        if os.geteuid() != 0:
+            self.skipTest("creating files owned by another user needs root (CI runs as root)")
+        w = World()
+        self.addCleanup(w.close)
+        root = w.dir / "root"
+        (root / "etc").mkdir(parents=True)
+        sysusers = subprocess.run(["systemd-sysusers", f"--root={root}",
+                                   str(SOURCE_DIR / "systemd" / "aep-batchd.sysusers")],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(sysusers.returncode, 0, sysusers.stderr)
+        uid = next(int(l.split(":")[2]) for l in (root / "etc" / "passwd").read_text().splitlines()
+                   if l.startswith("aep-batchd:"))
+        tmpfiles = str(SOURCE_DIR / "systemd" / "aep-batchd.tmpfiles")
+        p = subprocess.run(["systemd-tmpfiles", "--create", f"--root={root}", tmpfiles],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        spool = root / "var" / "spool" / "aep-batchd"
+        st = spool.stat()
+        self.assertEqual(st.st_uid, uid)
+        self.assertEqual(st.st_mode & 0o777, 0o750)
+        done = spool / "prod" / "done"
+        done.mkdir(parents=True)
+        old, new = done / "old.json", done / "new.json"
+        old.write_text("{}")
+        new.write_text("{}")
+        forty_days = 40 * 24 * 3600
+        os.utime(old, (old.stat().st_atime - forty_days, old.stat().st_mtime - forty_days))
+        p = subprocess.run(["systemd-tmpfiles", "--clean", f"--root={root}", tmpfiles],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(old.exists(), "records older than 30 days are cleaned from done/")
+        self.assertTrue(new.exists())
+
+
 if __name__ == "__main__":
     unittest.main()
