@@ -148,6 +148,9 @@ validation_result validate(const config& cfg) {
                 {"http.proxy", "put credentials in http.proxy_credentials_file, not in the URL"});
         }
     }
+    if (cfg.http.stop_grace.count() < 0) {
+        r.errors.push_back({"http.stop_grace", "must not be negative"});
+    }
     if (cfg.http.request_timeout.count() <= 0) {
         r.errors.push_back({"http.request_timeout", "must be > 0"});
     }

@@ -60,6 +60,9 @@ struct http_config {
     std::string proxy;
     std::string proxy_credentials_file;  // "user:password" on one line, for Proxy-Authorization
     std::vector<std::string> no_proxy;   // hosts (or .domain suffixes) reached without http.proxy
+    // After SIGTERM/SIGINT, requests in flight get this long to finish; then they are cut off
+    // and their entries stay in processing/ (resumed, with a Catalog check, at the next start).
+    std::chrono::milliseconds stop_grace = std::chrono::seconds(30);
 };
 
 // Retries of a batch creation that failed transiently (429, 5xx, network, timeout).

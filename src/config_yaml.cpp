@@ -157,10 +157,12 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         rd.str(n, "tls", "client_key", cfg.tls.client_key);
     }
 
-    if (auto n = root["http"]; n && rd.check_map(n, "http",
-                                                 {"concurrency", "request_timeout", "rate_limit",
-                                                  "proxy", "proxy_credentials_file", "no_proxy"})) {
+    if (auto n = root["http"];
+        n && rd.check_map(n, "http",
+                          {"concurrency", "request_timeout", "rate_limit", "proxy",
+                           "proxy_credentials_file", "no_proxy", "stop_grace"})) {
         rd.integer(n, "http", "concurrency", cfg.http.concurrency);
+        rd.duration(n, "http", "stop_grace", cfg.http.stop_grace);
         rd.str(n, "http", "proxy", cfg.http.proxy);
         rd.str(n, "http", "proxy_credentials_file", cfg.http.proxy_credentials_file);
         rd.string_list(n, "http", "no_proxy", cfg.http.no_proxy);

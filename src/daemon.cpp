@@ -191,6 +191,7 @@ class daemon_impl {
     std::map<std::string, std::unique_ptr<dir_sync_state>> dir_syncs_;
     sd_notifier notify_;
     asio::steady_timer heartbeat_timer_{ioc_};
+    asio::steady_timer grace_timer_{ioc_};
     std::string last_batch_;
     std::uint64_t dir_fsyncs_ = 0;
     std::mt19937_64 rng_{std::random_device{}()};
@@ -396,6 +397,18 @@ void daemon_impl::begin_stop(const char* why) {
     if (stopping_) return;
     stopping_ = true;
     notify_.send("STOPPING=1\nSTATUS=stopping (" + std::string(why) + ")");
+    if (work_.in_flight() > 0) {
+        // Requests in flight may finish within http.stop_grace; then they are cut off.
+        grace_timer_.expires_after(cfg_.http.stop_grace);
+        grace_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (ec || work_.in_flight() == 0) return;
+            log_.warn(
+                "stop grace period over; cutting off requests in flight (their entries stay "
+                "in processing/ and resume at the next start)",
+                {{"in_flight", work_.in_flight()}});
+            client_.abort_in_flight();
+        });
+    }
     log_.info("stopping", {{"reason", why}, {"in_flight", work_.in_flight()}});
     tokens_.stop();
     work_ready_.cancel();
@@ -465,6 +478,7 @@ asio::awaitable<void> daemon_impl::worker() {
                        {{"queue", job.q->cfg.name}, {"entry", job.name}, {"error", e.what()}});
         }
         if (work_.finish(*item)) notify_work(1);
+        if (stopping_ && work_.in_flight() == 0) grace_timer_.cancel();
         maybe_finish_once();
     }
 }

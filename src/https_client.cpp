@@ -143,6 +143,28 @@ https_client::~https_client() = default;
 
 void https_client::close_idle() { idle_.clear(); }
 
+namespace {
+// Marks a connection busy for as long as the mark lives, so abort_in_flight() can reach it.
+template <class Conn>
+struct busy_mark {
+    std::set<Conn*>& set;
+    Conn* conn;
+    busy_mark(std::set<Conn*>& s, Conn* c) : set(s), conn(c) { set.insert(conn); }
+    ~busy_mark() { set.erase(conn); }
+    busy_mark(const busy_mark&) = delete;
+    busy_mark& operator=(const busy_mark&) = delete;
+};
+}  // namespace
+
+void https_client::abort_in_flight() {
+    aborted_ = true;
+    for (auto* c : busy_) {
+        boost::system::error_code ec;
+        c->lowest().socket().cancel(ec);
+        c->lowest().socket().close(ec);
+    }
+}
+
 std::unique_ptr<https_client::connection> https_client::take_idle(const std::string& key) {
     auto it = idle_.find(key);
     if (it == idle_.end()) return nullptr;
@@ -179,6 +201,7 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
     }
 
     auto conn = std::make_unique<connection>();
+    busy_mark mark(busy_, conn.get());
     beast::tcp_stream* lowest = nullptr;
     if (ep.tls) {
         lowest = &beast::get_lowest_layer(conn->tls.emplace(ex_, tls_));
@@ -264,6 +287,11 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
     ++stats_.requests;
 
     http_outcome out;
+    if (aborted_) {
+        out.failure = transport_failure::network;
+        out.error = "not sent: the daemon is stopping";
+        co_return out;
+    }
     // At most two tries: a pooled connection that dies while we write may be retried once on
     // a fresh one, because the server cannot act on a request it never fully received.
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -275,6 +303,7 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
             if (!conn) break;
         }
 
+        busy_mark mark(busy_, conn.get());
         auto exchange = [&](auto& stream) -> asio::awaitable<bool> {
             conn->lowest().expires_after(timeout_);
             auto [wec, written_bytes] = co_await http::async_write(stream, req, nothrow);
@@ -311,8 +340,8 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
             break;
         }
         // A failed connection is discarded (never reused). Resend only when the server
-        // certainly did not see the request.
-        if (!(reused && !out.request_sent)) break;
+        // certainly did not see the request, and never once the exchanges were aborted.
+        if (aborted_ || !(reused && !out.request_sent)) break;
     }
     out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - started);

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,10 @@ class https_client {
     // Drops every idle connection (for shutdown and tests).
     void close_idle();
 
+    // Ends every exchange in flight now (their sends fail with `request_sent` as it stands) and
+    // refuses new ones: the end of a stop's grace period.
+    void abort_in_flight();
+
     const https_client_stats& stats() const { return stats_; }
 
     struct connection;  // opaque: TLS or plain stream plus its read buffer
@@ -80,6 +85,8 @@ class https_client {
     boost::asio::ssl::context& tls_;
     std::chrono::milliseconds timeout_;
     proxy_settings proxy_;
+    std::set<connection*> busy_;  // connections with an operation in progress
+    bool aborted_ = false;
     std::map<std::string, std::vector<std::unique_ptr<connection>>> idle_;
     https_client_stats stats_;
 };

@@ -2,6 +2,7 @@
 with correct records, log lines and emulator state."""
 
 import json
+import signal
 import subprocess
 import unittest
 from collections import Counter
@@ -194,6 +195,27 @@ class EndToEnd(unittest.TestCase):
         externals = [b["externalId"] for b in w.emulator.batches()]
         self.assertEqual(len(externals), len(set(externals)), "a batch was created twice")
         self.assertEqual(len(externals), 200)
+
+
+    def test_stop_grace_period_cuts_off_a_hanging_request_without_loss(self):
+        w = World(emulator_args=["--fault", "hang=100%"])
+        self.addCleanup(w.close)
+        # The request would wait 120 s for its deadline; the stop grants it 1 s.
+        cfg = w.config(queues=["q"], http={"request_timeout": "120s", "stop_grace": "1s"})
+        q = w.spool("q")
+        daemon = w.start_daemon(cfg)
+        daemon.wait_started()
+        q.drop("stuck", "ds1")
+        wait_for(lambda: w.emulator.stats()["batch_requests"] >= 1, 60, "the request to hang")
+        daemon.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(daemon.proc.wait(timeout=30), 0, daemon.log())
+        self.assertIn("stop grace period over", daemon.log())
+        self.assertEqual(q.names("processing"), ["stuck"], "the entry waits for the next start")
+        w.emulator.request("POST", "/emulator/faults", body="")
+        rc, log = w.run_once(w.config(queues=["q"]))
+        self.assertEqual(rc, 0, log)
+        self.assertEqual([r["entry"] for r in q.done_records()], ["stuck"])
+        self.assertEqual(w.emulator.stats()["batches_created"], 1)
 
 
 if __name__ == "__main__":

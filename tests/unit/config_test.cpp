@@ -174,7 +174,7 @@ TEST(Config, EachRuleHasItsOwnMessage) {
          "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
         {"  concurrency: 32", "  concurency: 32",
          "http.concurency: unknown key (known keys: concurrency, request_timeout, rate_limit, "
-         "proxy, proxy_credentials_file, no_proxy)"},
+         "proxy, proxy_credentials_file, no_proxy, stop_grace)"},
         {"  concurrency: 32", "  concurrency: 32\n  proxy: https://proxy:3128",
          "http.proxy: must be an http://host:port URL (the TLS connection is tunnelled through "
          "it)"},
