@@ -44,10 +44,6 @@ void token_provider::stop() {
     ready_.cancel();
 }
 
-bool token_provider::has_valid_token() const {
-    return state_.usable(std::chrono::steady_clock::now()) != nullptr;
-}
-
 void token_provider::invalidate(const std::string& token) {
     if (state_.invalidate(token)) wake_.cancel();
 }

@@ -43,7 +43,6 @@ class token_provider {
     // The API answered 401 to `token`: forget it, unless a newer token is already held.
     void invalidate(const std::string& token);
 
-    bool has_valid_token() const;
     const token_stats& stats() const { return stats_; }
 
   private:
