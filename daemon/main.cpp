@@ -1,6 +1,7 @@
 // aep-batchd's entry point: parse arguments, load and check the config, run the daemon, map the
 // outcome to an exit code. Everything else lives in src/.
 #include "config.hpp"
+#include "config_check.hpp"
 #include "daemon.hpp"
 #include "enqueue.hpp"
 #include "https_client.hpp"
@@ -119,52 +120,26 @@ int main(int argc, char** argv) {
         return aep::exit_usage;
     }
 
-    auto loaded = aep::load_config(config_path);
-    aep::secret_result secret;
-    if (loaded.validation.ok()) secret = aep::read_client_secret(loaded.cfg.auth);
-    std::string tls_error;
-    if (loaded.validation.ok()) {
-        // Load the trust anchors and client certificate now, so that --check (and start-up)
-        // reports an unreadable or mismatched file by its key.
-        try {
-            (void)aep::make_client_tls_context(loaded.cfg.tls);
-        } catch (const std::exception& e) {
-            tls_error = e.what();
-        }
-        if (auto proxy = aep::load_proxy_settings(loaded.cfg.http); !proxy.error.empty()) {
-            tls_error += (tls_error.empty() ? "" : "\n") + proxy.error;
-        }
-    }
+    auto loaded = aep::load_checked_config(config_path);
     if (check) {
-        for (const auto& w : loaded.validation.warnings) std::printf("warning: %s\n", w.c_str());
-        if (!secret.warning.empty()) std::printf("warning: %s\n", secret.warning.c_str());
-        for (const auto& e : loaded.validation.errors) std::printf("%s\n", e.to_string().c_str());
-        if (!secret.error.empty()) std::printf("%s\n", secret.error.c_str());
-        if (!tls_error.empty()) std::printf("%s\n", tls_error.c_str());
-        if (!loaded.validation.ok() || !secret.error.empty() || !tls_error.empty()) {
-            return aep::exit_config;
-        }
+        for (const auto& w : loaded.warnings) std::printf("warning: %s\n", w.c_str());
+        for (const auto& e : loaded.errors) std::printf("%s\n", e.c_str());
+        if (!loaded.ok()) return aep::exit_config;
         std::printf("%s: OK (%zu queue%s)\n", config_path.c_str(), loaded.cfg.queues.size(),
                     loaded.cfg.queues.size() == 1 ? "" : "s");
         return aep::exit_ok;
     }
-    if (!loaded.validation.ok() || !secret.error.empty() || !tls_error.empty()) {
-        if (!tls_error.empty())
-            std::fprintf(stderr, "aep-batchd: config error: %s\n", tls_error.c_str());
-        for (const auto& e : loaded.validation.errors) {
-            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
+    if (!loaded.ok()) {
+        for (const auto& e : loaded.errors) {
+            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.c_str());
         }
-        if (!secret.error.empty())
-            std::fprintf(stderr, "aep-batchd: config error: %s\n", secret.error.c_str());
         return aep::exit_config;
     }
 
     aep::logger log(loaded.cfg.log);
-    for (const auto& w : loaded.validation.warnings) log.warn(w);
-    if (!secret.warning.empty()) log.warn(secret.warning);
+    for (const auto& w : loaded.warnings) log.warn(w);
     try {
-        aep::batch_daemon d(std::move(loaded.cfg), std::move(secret.secret), log,
-                            aep::run_options{once});
+        aep::batch_daemon d(std::move(loaded), log, aep::run_options{once, config_path});
         return d.run();
     } catch (const std::exception& e) {
         log.error("fatal", {{"error", e.what()}});

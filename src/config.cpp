@@ -164,6 +164,14 @@ validation_result validate(const config& cfg) {
     if (cfg.retry.max_backoff < cfg.retry.initial_backoff) {
         r.errors.push_back({"retry.max_backoff", "must be >= retry.initial_backoff"});
     }
+    if (!cfg.metrics.listen.empty()) {
+        std::string why;
+        if (!parse_listen_address(cfg.metrics.listen, why))
+            r.errors.push_back({"metrics.listen", why});
+    }
+    if (cfg.metrics.stall_after.count() <= 0) {
+        r.errors.push_back({"metrics.stall_after", "must be > 0"});
+    }
     if (cfg.queues.empty()) r.errors.push_back({"queues", "at least one queue is required"});
     std::set<std::string> names, spools;
     for (std::size_t i = 0; i < cfg.queues.size(); ++i) {
@@ -196,6 +204,56 @@ validation_result validate(const config& cfg) {
         }
     }
     return r;
+}
+
+std::optional<listen_address> parse_listen_address(std::string_view text, std::string& why) {
+    // host:port, the host in brackets when it is an IPv6 literal.
+    std::string_view host, port;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            why = "must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464";
+            return std::nullopt;
+        }
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos || text.find(':') != colon) {
+            why = "must be HOST:PORT, such as 127.0.0.1:9464 or [::1]:9464";
+            return std::nullopt;
+        }
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    unsigned value = 0;
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        why = "the port must be a number from 0 to 65535";
+        return std::nullopt;
+    }
+    for (char c : port) value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > 65535) {
+        why = "the port must be a number from 0 to 65535";
+        return std::nullopt;
+    }
+    // Loopback only: the endpoints carry no authentication, so they are not offered to the
+    // network. 127.0.0.0/8, ::1 and localhost.
+    const bool loopback =
+        host == "::1" || host == "localhost" ||
+        (host.substr(0, 4) == "127." && std::count(host.begin(), host.end(), '.') == 3 &&
+         std::all_of(host.begin(), host.end(),
+                     [](char c) { return c == '.' || (c >= '0' && c <= '9'); }));
+    if (!loopback) {
+        why =
+            "must be a loopback address (127.0.0.1, ::1 or localhost): /metrics and /healthz "
+            "have no authentication";
+        return std::nullopt;
+    }
+    listen_address out;
+    out.host = host == "localhost" ? "127.0.0.1" : std::string(host);
+    out.port = static_cast<unsigned short>(value);
+    return out;
 }
 
 }  // namespace aep

@@ -22,6 +22,8 @@ struct config_error {
 struct input_format {
     std::string format = "JSON";             // one of the spec's enum: JSON, Parquet, CSV
     std::optional<bool> is_multi_line_json;  // sent as isMultiLineJson only when set
+
+    bool operator==(const input_format&) const = default;
 };
 
 struct platform_config {
@@ -30,6 +32,8 @@ struct platform_config {
         "https://platform.adobe.io/data/foundation/catalog";  // batch look-ups
     std::string org_id;                                       // x-gw-ims-org-id, required
     std::string api_key;  // x-api-key, required (the integration's client id)
+
+    bool operator==(const platform_config&) const = default;
 };
 
 struct auth_config {
@@ -41,12 +45,16 @@ struct auth_config {
                                        "additional_info.projectedProductContext", "session"};
     // A token is replaced this long before it expires (and never later than 90% of its lifetime).
     std::chrono::milliseconds refresh_margin = std::chrono::minutes(5);
+
+    bool operator==(const auth_config&) const = default;
 };
 
 struct tls_config {
     std::string ca_file;      // extra trust anchors (PEM); the system store is always used too
     std::string client_cert;  // PEM certificate chain presented to servers that ask (mTLS)
     std::string client_key;   // its private key (PEM); set both or neither
+
+    bool operator==(const tls_config&) const = default;
 };
 
 struct http_config {
@@ -63,6 +71,8 @@ struct http_config {
     // After SIGTERM/SIGINT, requests in flight get this long to finish; then they are cut off
     // and their entries stay in processing/ (resumed, with a Catalog check, at the next start).
     std::chrono::milliseconds stop_grace = std::chrono::seconds(30);
+
+    bool operator==(const http_config&) const = default;
 };
 
 // Retries of a batch creation that failed transiently (429, 5xx, network, timeout).
@@ -72,6 +82,8 @@ struct retry_config {
     std::chrono::milliseconds max_backoff = std::chrono::seconds(60);     // longest pause
     // An entry still failing this long after it was claimed goes to failed/. 0: no limit.
     std::chrono::milliseconds max_age = std::chrono::hours(1);
+
+    bool operator==(const retry_config&) const = default;
 };
 
 struct queue_config {
@@ -79,6 +91,8 @@ struct queue_config {
     std::string spool;    // absolute directory; tmp/ incoming/ processing/ done/ failed/ inside
     std::string sandbox;  // x-sandbox-name: the all-lowercase sandbox name
     input_format default_input_format;  // used when an entry names none
+
+    bool operator==(const queue_config&) const = default;
 };
 
 enum class log_format { text, json };
@@ -87,6 +101,20 @@ enum class log_level { debug = 0, info = 1, warning = 2, error = 3 };
 struct log_config {
     log_format format = log_format::text;
     log_level level = log_level::info;
+    // When stderr is the journal, also send each line natively with its fields as journal
+    // fields (QUEUE=, DATASET_ID=, BATCH_ID=, STAGE_PATH=, EXTERNAL_ID=, ...).
+    bool journal_fields = false;
+
+    bool operator==(const log_config&) const = default;
+};
+
+// The loopback HTTP listener for /metrics (Prometheus) and /healthz. Off when listen is empty.
+struct metrics_config {
+    std::string listen;  // "127.0.0.1:9464", "[::1]:9464"; port 0 lets the system choose
+    // /healthz turns unhealthy when entries are waiting and none has succeeded for this long.
+    std::chrono::milliseconds stall_after = std::chrono::minutes(5);
+
+    bool operator==(const metrics_config&) const = default;
 };
 
 struct config {
@@ -97,6 +125,9 @@ struct config {
     retry_config retry;
     std::vector<queue_config> queues;
     log_config log;
+    metrics_config metrics;
+
+    bool operator==(const config&) const = default;
 };
 
 // Parses "250ms", "30s", "5m", "2h" (a whole number and a unit; no bare numbers, so that a
@@ -121,6 +152,13 @@ struct load_result {
 };
 load_result load_config(const std::string& path);
 load_result parse_config_text(const std::string& yaml_text);
+
+// "host:port" of metrics.listen, split; nullopt (with why) unless host is a loopback address.
+struct listen_address {
+    std::string host;
+    unsigned short port = 0;
+};
+std::optional<listen_address> parse_listen_address(std::string_view text, std::string& why);
 
 // Valid x-sandbox-name / dataset id shapes, shared with entry parsing.
 bool is_valid_dataset_id(std::string_view id);

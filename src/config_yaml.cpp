@@ -66,6 +66,12 @@ class reader {
         }
     }
 
+    void boolean(const YAML::Node& parent, const std::string& path, const char* key, bool& out) {
+        std::optional<bool> v;
+        boolean(parent, path, key, v);
+        if (v) out = *v;
+    }
+
     void duration(const YAML::Node& parent, const std::string& path, const char* key,
                   std::chrono::milliseconds& out) {
         const auto n = parent[key];
@@ -120,7 +126,8 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         rd.error("", "the configuration is empty");
         return;
     }
-    if (!rd.check_map(root, "", {"platform", "auth", "tls", "http", "retry", "queues", "log"}))
+    if (!rd.check_map(root, "",
+                      {"platform", "auth", "tls", "http", "retry", "queues", "log", "metrics"}))
         return;
 
     if (auto n = root["platform"];
@@ -197,8 +204,14 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         }
     }
 
-    if (auto n = root["log"]; n && rd.check_map(n, "log", {"format", "level"})) {
+    if (auto n = root["metrics"]; n && rd.check_map(n, "metrics", {"listen", "stall_after"})) {
+        rd.str(n, "metrics", "listen", cfg.metrics.listen);
+        rd.duration(n, "metrics", "stall_after", cfg.metrics.stall_after);
+    }
+
+    if (auto n = root["log"]; n && rd.check_map(n, "log", {"format", "level", "journal_fields"})) {
         std::string format = "text", level = "info";
+        rd.boolean(n, "log", "journal_fields", cfg.log.journal_fields);
         rd.str(n, "log", "format", format);
         rd.str(n, "log", "level", level);
         if (format == "text") {

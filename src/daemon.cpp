@@ -5,6 +5,8 @@
 #include "entry.hpp"
 #include "https_client.hpp"
 #include "inotify_watcher.hpp"
+#include "metrics.hpp"
+#include "metrics_server.hpp"
 #include "proxy.hpp"
 #include "sd_notify.hpp"
 #include "send_gate.hpp"
@@ -23,12 +25,16 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <sys/inotify.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 namespace aep {
 
@@ -41,10 +47,25 @@ constexpr auto rescan_interval = 60s;  // safety net for events inotify could no
 }  // namespace
 
 namespace {
-proxy_settings load_proxy(const http_config& http) {
-    auto r = load_proxy_settings(http);
-    if (!r.error.empty()) throw std::runtime_error(r.error);
-    return r.settings;
+std::shared_ptr<const endpoint> make_endpoint(const std::string& url) {
+    return std::make_shared<const endpoint>(*parse_endpoint(url).value);
+}
+
+// The spool path as queues are matched across a reload: a queue is its spool directory.
+std::string spool_key(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
+}
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+std::uint64_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    std::uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 }  // namespace
 
@@ -70,6 +91,7 @@ struct queue_state {
     spool sp;
     int watch = -1;
     bool refilling = false;  // a listing of incoming/ is under way
+    bool retired = false;    // removed by a reload; kept while its entries in flight finish
 
     queue_state(std::size_t i, queue_config c) : index(i), cfg(std::move(c)), sp(cfg.spool) {}
 };
@@ -87,22 +109,22 @@ struct entry_job {
 
 class daemon_impl {
   public:
-    daemon_impl(config cfg, std::string secret, logger& log, run_options opts)
-        : cfg_(std::move(cfg)),
+    daemon_impl(checked_config loaded, logger& log, run_options opts)
+        : cfg_(std::move(loaded.cfg)),
           log_(log),
-          opts_(opts),
+          opts_(std::move(opts)),
           files_(2),
-          tls_(make_client_tls_context(cfg_.tls)),
-          client_(ioc_.get_executor(), tls_, cfg_.http.request_timeout, load_proxy(cfg_.http)),
-          tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(secret), log),
-          import_ep_(*parse_endpoint(cfg_.platform.import_url).value),
-          catalog_ep_(*parse_endpoint(cfg_.platform.catalog_url).value),
+          client_(ioc_.get_executor(), loaded.tls, cfg_.http.request_timeout,
+                  std::move(loaded.proxy)),
+          tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(loaded.secret), log),
+          import_ep_(make_endpoint(cfg_.platform.import_url)),
+          catalog_ep_(make_endpoint(cfg_.platform.catalog_url)),
           work_ready_(ioc_),
-          signals_(ioc_, SIGINT, SIGTERM),
+          signals_(ioc_, SIGINT, SIGTERM, SIGHUP),
           rescan_timer_(ioc_) {
         work_ready_.expires_at(std::chrono::steady_clock::time_point::max());
         for (const auto& q : cfg_.queues) {
-            queues_.push_back(std::make_unique<queue_state>(queues_.size(), q));
+            queues_.push_back(std::make_unique<queue_state>(work_.add_queue(), q));
         }
     }
 
@@ -123,6 +145,13 @@ class daemon_impl {
     }
 
     asio::awaitable<void> start();
+    void wait_for_signal();
+    asio::awaitable<void> reload();
+    asio::awaitable<bool> apply(checked_config& next);
+    asio::awaitable<void> start_queue(queue_state& q);
+    std::unique_ptr<metrics_server> open_metrics(const std::string& listen);
+    http_answer answer(std::string_view target);
+    bool healthy(std::string& why) const;
     asio::awaitable<void> scan(queue_state& q, bool include_processing);
     asio::awaitable<void> watch();
     asio::awaitable<void> periodic_rescan();
@@ -159,13 +188,13 @@ class daemon_impl {
     run_options opts_;
     asio::io_context ioc_{1};
     asio::thread_pool files_;
-    asio::ssl::context tls_;
     https_client client_;
     token_provider tokens_;
-    endpoint import_ep_;
-    endpoint catalog_ep_;
-    std::vector<std::unique_ptr<queue_state>> queues_;
-    work_queue work_{cfg_.queues.size()};
+    // Shared so that a request under way keeps the endpoint it started with across a reload.
+    std::shared_ptr<const endpoint> import_ep_;
+    std::shared_ptr<const endpoint> catalog_ep_;
+    std::vector<std::unique_ptr<queue_state>> queues_;  // retired ones too (indices are stable)
+    work_queue work_{0};
     send_gate gate_{cfg_.http.rate_limit, cfg_.http.concurrency};
     asio::steady_timer work_ready_;  // idle workers wait here; cancel_one() wakes one
     asio::signal_set signals_;
@@ -200,13 +229,22 @@ class daemon_impl {
     int rechecks_ = 0;  // entries being written in place, waiting to be looked at again
     int exit_code_ = exit_ok;
     std::uint64_t done_count_ = 0, failed_count_ = 0;
+    int workers_ = 0;            // running; more than http.concurrency after a reload lowered it
+    bool reloading_ = false;     // a reload is under way
+    bool reload_again_ = false;  // SIGHUP arrived meanwhile (or before start-up finished)
+    std::uint64_t reloads_ = 0, reload_failures_ = 0;
+    metrics_counters metrics_;
+    std::unique_ptr<metrics_server> metrics_server_;
+    const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+    std::chrono::system_clock::time_point last_success_{};  // epoch: none yet
+    std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
 
 // ---------------------------------------------------------------------------------------------
 // Pending work
 
 void daemon_impl::add_pending(queue_state& q, const std::string& name) {
-    if (work_.add_incoming(q.index, name)) notify_work(1);
+    if (work_.add_incoming(q.index, name, std::chrono::steady_clock::now())) notify_work(1);
 }
 
 void daemon_impl::notify_work(std::size_t n) {
@@ -224,7 +262,8 @@ asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing)
         const auto op = [sp] { return sp->list("processing"); };
         auto names = co_await blocking(op);
         std::size_t resumed = 0;
-        for (const auto& n : names) resumed += work_.add_resumed(q.index, n) ? 1 : 0;
+        const auto now = std::chrono::steady_clock::now();
+        for (const auto& n : names) resumed += work_.add_resumed(q.index, n, now) ? 1 : 0;
         if (resumed > 0) {
             log_.info("resuming entries left in processing/",
                       {{"queue", q.cfg.name}, {"count", resumed}});
@@ -257,7 +296,7 @@ void daemon_impl::maybe_refill() {
     if (stopping_) return;
     for (auto& qp : queues_) {
         queue_state& q = *qp;
-        if (q.refilling || !work_.needs_refill(q.index)) continue;
+        if (q.retired || q.refilling || !work_.needs_refill(q.index)) continue;
         q.refilling = true;
         asio::co_spawn(ioc_, scan(q, false), [this, &q](std::exception_ptr e) {
             q.refilling = false;
@@ -270,27 +309,39 @@ void daemon_impl::maybe_refill() {
     }
 }
 
+// Prepares a queue's spool, watches it and reads what waits in it: at start, and for a queue a
+// reload added. Throws when the spool cannot be used.
+asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
+    const spool* sp = &q.sp;
+    const auto op = [sp] {
+        sp->ensure_layout();
+        return sp->remove_stale_temps();
+    };
+    co_await blocking(op);
+    // Watch before scanning, so nothing that arrives in between is missed.
+    if (watcher_) q.watch = watcher_->add_watch(q.sp.path("incoming", ""));
+    co_await scan(q, true);
+}
+
 asio::awaitable<void> daemon_impl::start() {
     try {
-        for (auto& q : queues_) {
-            const spool* sp = &q->sp;
-            const auto op = [sp] {
-                sp->ensure_layout();
-                return sp->remove_stale_temps();
-            };
-            co_await blocking(op);
-        }
-        if (!opts_.once) {
-            // Watch before scanning, so nothing that arrives in between is missed.
-            watcher_ = std::make_unique<inotify_watcher>(ioc_.get_executor());
-            for (auto& q : queues_) q->watch = watcher_->add_watch(q->sp.path("incoming", ""));
-        }
-        for (auto& q : queues_) co_await scan(*q, true);
+        if (!opts_.once) watcher_ = std::make_unique<inotify_watcher>(ioc_.get_executor());
+        for (auto& q : queues_) co_await start_queue(*q);
     } catch (const std::exception& e) {
         log_.error("cannot start", {{"error", e.what()}});
         exit_code_ = exit_cantcreat;
         begin_stop("start-up failed");
         co_return;
+    }
+    if (!cfg_.metrics.listen.empty()) {
+        try {
+            metrics_server_ = open_metrics(cfg_.metrics.listen);
+        } catch (const std::exception& e) {
+            log_.error("cannot start", {{"error", e.what()}});
+            exit_code_ = exit_failure;
+            begin_stop("start-up failed");
+            co_return;
+        }
     }
     tokens_.start();
     started_ = true;
@@ -308,7 +359,274 @@ asio::awaitable<void> daemon_impl::start() {
         asio::co_spawn(ioc_, watch(), asio::detached);
         asio::co_spawn(ioc_, periodic_rescan(), asio::detached);
     }
+    if (reload_again_) asio::co_spawn(ioc_, reload(), asio::detached);
     maybe_finish_once();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reload (SIGHUP)
+
+void daemon_impl::wait_for_signal() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+            if (!stopping_) asio::co_spawn(ioc_, reload(), asio::detached);
+            wait_for_signal();
+            return;
+        }
+        begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    });
+}
+
+// Reads the configuration and the secret again. A configuration with any error is refused
+// whole and the running one stays; a good one takes effect without dropping anything: requests
+// in flight finish with the settings they started with, entries of a removed queue stay in its
+// spool, and an added queue is scanned like at start.
+asio::awaitable<void> daemon_impl::reload() {
+    if (reloading_ || !started_) {
+        reload_again_ = true;  // run once the current reload (or start-up) is over
+        co_return;
+    }
+    reloading_ = true;
+    do {
+        reload_again_ = false;
+        timespec ts{};
+        ::clock_gettime(CLOCK_MONOTONIC, &ts);
+        const auto usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
+                          static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+        notify_.send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec) +
+                     "\nSTATUS=reloading the configuration");
+        log_.info("reloading the configuration", {{"config", opts_.config_path}});
+        const std::string path = opts_.config_path;
+        const auto load = [path] { return load_checked_config(path); };
+        checked_config next;
+        try {
+            next = co_await blocking(load);
+        } catch (const std::exception& e) {
+            next.errors.push_back(e.what());
+        }
+        ++reloads_;
+        bool applied = false;
+        if (next.ok()) {
+            try {
+                applied = co_await apply(next);
+            } catch (const std::exception& e) {
+                next.errors.push_back(e.what());
+            }
+        }
+        if (!applied) {
+            ++reload_failures_;
+            for (const auto& e : next.errors) {
+                log_.error("reload refused; the running configuration stays",
+                           {{"config", opts_.config_path}, {"error", e}});
+            }
+        }
+        if (stopping_) break;
+        notify_.send("READY=1\nSTATUS=" + status());
+    } while (reload_again_ && !stopping_);
+    reloading_ = false;
+}
+
+asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
+    config& n = next.cfg;
+    // First everything that can fail, before anything changes: new spools must be usable and
+    // a new metrics address must be free.
+    std::map<std::string, queue_state*> by_spool;
+    for (auto& q : queues_) by_spool[spool_key(q->cfg.spool)] = q.get();
+    for (const auto& qc : n.queues) {
+        const auto it = by_spool.find(spool_key(qc.spool));
+        if (it != by_spool.end() && !it->second->retired) continue;
+        const std::string dir = qc.spool;
+        const auto prepare = [dir] {
+            spool(dir).ensure_layout();
+            return true;
+        };
+        try {
+            co_await blocking(prepare);
+        } catch (const std::exception& e) {
+            next.errors.push_back(std::string("queue '") + qc.name + "': " + e.what());
+        }
+    }
+    std::unique_ptr<metrics_server> new_metrics;
+    const bool metrics_moved = n.metrics.listen != cfg_.metrics.listen;
+    if (metrics_moved && !n.metrics.listen.empty()) {
+        // Listening on the same port twice fails: close the old listener first when it is.
+        if (metrics_server_) metrics_server_->stop();
+        try {
+            new_metrics = open_metrics(n.metrics.listen);
+        } catch (const std::exception& e) {
+            next.errors.push_back(e.what());
+            if (metrics_server_) {
+                metrics_server_ = open_metrics(cfg_.metrics.listen);  // put the old one back
+            }
+        }
+    }
+    if (!next.errors.empty() || stopping_) co_return false;
+
+    std::vector<std::string> changed;
+    if (!(n.platform == cfg_.platform)) changed.push_back("platform");
+    if (!(n.auth == cfg_.auth)) changed.push_back("auth");
+    if (!(n.tls == cfg_.tls)) changed.push_back("tls");
+    if (!(n.http == cfg_.http)) changed.push_back("http");
+    if (!(n.retry == cfg_.retry)) changed.push_back("retry");
+    if (!(n.queues == cfg_.queues)) changed.push_back("queues");
+    if (!(n.log == cfg_.log)) changed.push_back("log");
+    if (!(n.metrics == cfg_.metrics)) changed.push_back("metrics");
+
+    log_.set_config(n.log);
+    if (tokens_.reconfigure(n.auth, std::move(next.secret))) changed.push_back("secret");
+    // TLS files may have changed on disk under the same names: always take the new context.
+    client_.reconfigure(next.tls, n.http.request_timeout, std::move(next.proxy));
+    import_ep_ = make_endpoint(n.platform.import_url);
+    catalog_ep_ = make_endpoint(n.platform.catalog_url);
+    gate_.set_rate(n.http.rate_limit, n.http.concurrency);
+    if (metrics_moved) {
+        if (metrics_server_) metrics_server_->stop();
+        metrics_server_ = std::move(new_metrics);
+    }
+
+    // Queues are matched by spool directory: one that stays keeps its pending entries.
+    std::vector<queue_state*> added;
+    std::set<queue_state*> kept;
+    std::string added_names, removed_names;
+    for (const auto& qc : n.queues) {
+        const auto it = by_spool.find(spool_key(qc.spool));
+        queue_state* q = nullptr;
+        if (it != by_spool.end()) {
+            q = it->second;
+            q->cfg = qc;
+            if (q->retired) {
+                q->retired = false;
+                work_.revive(q->index);
+                added.push_back(q);
+            }
+        } else {
+            queues_.push_back(std::make_unique<queue_state>(work_.add_queue(), qc));
+            q = queues_.back().get();
+            added.push_back(q);
+        }
+        kept.insert(q);
+    }
+    for (auto& q : queues_) {
+        if (q->retired || kept.count(q.get())) continue;
+        q->retired = true;
+        work_.retire(q->index);
+        if (watcher_ && q->watch >= 0) watcher_->remove_watch(q->watch);
+        q->watch = -1;
+        removed_names += (removed_names.empty() ? "" : ",") + q->cfg.name;
+    }
+    for (auto* q : added) added_names += (added_names.empty() ? "" : ",") + q->cfg.name;
+
+    const int old_concurrency = cfg_.http.concurrency;
+    cfg_ = n;
+    for (int i = workers_; i < cfg_.http.concurrency; ++i) spawn_worker();
+    if (cfg_.http.concurrency < old_concurrency) work_ready_.cancel();  // extra idle ones end
+
+    std::string what;
+    for (const auto& c : changed) what += (what.empty() ? "" : ",") + c;
+    log_.info("configuration reloaded", {{"config", opts_.config_path},
+                                         {"changed", what.empty() ? "nothing" : what},
+                                         {"queues_added", added_names},
+                                         {"queues_removed", removed_names},
+                                         {"queues", kept.size()},
+                                         {"concurrency", cfg_.http.concurrency}});
+    for (auto* q : added) {
+        try {
+            co_await start_queue(*q);
+        } catch (const std::exception& e) {
+            // The spool was usable a moment ago; the periodic rescan tries again.
+            log_.error("cannot start an added queue; will retry",
+                       {{"queue", q->cfg.name}, {"error", e.what()}});
+        }
+    }
+    maybe_finish_once();
+    co_return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics and health
+
+std::unique_ptr<metrics_server> daemon_impl::open_metrics(const std::string& listen) {
+    std::string why;
+    const auto at = parse_listen_address(listen, why);
+    if (!at) throw std::runtime_error("metrics.listen: " + why);
+    auto srv = std::make_unique<metrics_server>(
+        ioc_.get_executor(), *at, [this](std::string_view target) { return answer(target); });
+    srv->start();
+    log_.info("metrics and health listening", {{"address", srv->local_address()}});
+    return srv;
+}
+
+bool daemon_impl::healthy(std::string& why) const {
+    if (stopping_) {
+        why = "stopping";
+        return false;
+    }
+    if (!tokens_.healthy(why)) return false;
+    const auto waiting = work_.pending() + work_.in_flight();
+    const auto since = std::chrono::steady_clock::now() - last_progress_;
+    if (waiting > 0 && since > cfg_.metrics.stall_after) {
+        why = "no batch created for " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(since).count()) +
+              " s while " + std::to_string(waiting) + " entries wait (metrics.stall_after)";
+        return false;
+    }
+    return true;
+}
+
+http_answer daemon_impl::answer(std::string_view target) {
+    const auto path = target.substr(0, target.find('?'));
+    http_answer a;
+    if (path == "/healthz") {
+        std::string why;
+        if (healthy(why)) {
+            a.body = "ok\n";
+        } else {
+            a.status = 503;
+            a.body = "unhealthy: " + why + "\n";
+        }
+        return a;
+    }
+    if (path != "/metrics") {
+        a.status = 404;
+        a.body = "not found: try /metrics or /healthz\n";
+        return a;
+    }
+    metrics_gauges g;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& q : queues_) {
+        if (q->retired) continue;
+        metrics_gauges::queue mq;
+        mq.name = q->cfg.name;
+        mq.pending = work_.pending(q->index);
+        if (const auto seen = work_.oldest_seen(q->index)) {
+            mq.oldest_pending_age_seconds = std::chrono::duration<double>(now - *seen).count();
+        }
+        g.queues.push_back(std::move(mq));
+    }
+    g.in_flight = work_.in_flight();
+    if (last_success_ != std::chrono::system_clock::time_point{}) {
+        g.last_success_timestamp_seconds = unix_seconds(last_success_);
+    }
+    g.token_requests = tokens_.stats().requests;
+    g.token_failures = tokens_.stats().failures;
+    g.connections_opened = client_.stats().connections_opened;
+    g.tls_handshakes = client_.stats().tls_handshakes;
+    g.tls_resumed = client_.stats().tls_resumed;
+    std::string why;
+    g.healthy = healthy(why);
+    g.reloads = reloads_;
+    g.reload_failures = reload_failures_;
+    g.start_time_seconds = unix_seconds(started_at_);
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    g.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                    static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    g.resident_memory_bytes = resident_bytes();
+    g.version = AEP_BATCHD_VERSION;
+    a.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    a.body = render_metrics(metrics_, g);
+    return a;
 }
 
 asio::awaitable<void> daemon_impl::watch() {
@@ -323,7 +641,9 @@ asio::awaitable<void> daemon_impl::watch() {
         }
         if (ev.overflow) {
             log_.warn("inotify queue overflowed; rescanning every spool");
-            for (auto& q : queues_) co_await scan(*q, false);
+            for (auto& q : queues_) {
+                if (!q->retired) co_await scan(*q, false);
+            }
             continue;
         }
         for (const auto& e : ev.events) {
@@ -356,6 +676,7 @@ asio::awaitable<void> daemon_impl::periodic_rescan() {
         auto [ec] = co_await rescan_timer_.async_wait(nothrow);
         if (ec || stopping_) co_return;
         for (auto& q : queues_) {
+            if (q->retired) continue;
             try {
                 // Only when idle: a rescan exists to catch what events missed, not to compete.
                 if (work_.pending(q->index) == 0) co_await scan(*q, false);
@@ -415,6 +736,7 @@ void daemon_impl::begin_stop(const char* why) {
     rescan_timer_.cancel();
     for (auto* t : sleepers_) t->cancel();
     if (watcher_) watcher_->close();
+    if (metrics_server_) metrics_server_->stop();
     boost::system::error_code ec;
     signals_.cancel(ec);
 }
@@ -426,6 +748,7 @@ void daemon_impl::maybe_finish_once() {
 
 // A worker ends only by a bug; keep the daemon serving with a fresh one.
 void daemon_impl::spawn_worker() {
+    ++workers_;
     asio::co_spawn(ioc_, worker(), [this](std::exception_ptr e) {
         if (!e) return;
         log_.error("worker failed unexpectedly; restarting it", {{"error", describe(e)}});
@@ -434,9 +757,7 @@ void daemon_impl::spawn_worker() {
 }
 
 int daemon_impl::run() {
-    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-        if (!ec) begin_stop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    });
+    wait_for_signal();
     asio::co_spawn(ioc_, start(), [this](std::exception_ptr e) {
         if (!e) return;
         log_.error("start-up failed", {{"error", describe(e)}});
@@ -456,10 +777,17 @@ int daemon_impl::run() {
 // Workers and entries
 
 asio::awaitable<void> daemon_impl::worker() {
+    // Counted out as the frame ends (co_return or exception), before any other worker runs.
+    struct counted {
+        int& n;
+        ~counted() { --n; }
+    } count{workers_};
     while (!stopping_) {
+        if (workers_ > cfg_.http.concurrency) co_return;  // a reload lowered the concurrency
         auto item = work_.take();
         maybe_refill();
         if (!item) {
+            if (work_.in_flight() == 0) last_progress_ = std::chrono::steady_clock::now();
             maybe_finish_once();
             if (stopping_) break;
             co_await work_ready_.async_wait(nothrow);
@@ -692,9 +1020,12 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
         if (must_look_up) {
             if (!co_await pass_gate()) co_return;
             ++lookups;
-            auto req =
-                catalog_lookup_request(catalog_ep_, cfg_.platform, q.cfg.sandbox, *token, xid);
-            auto out = co_await client_.send(catalog_ep_, req);
+            const auto ep = catalog_ep_;  // kept for the whole exchange, whatever a reload does
+            auto req = catalog_lookup_request(*ep, cfg_.platform, q.cfg.sandbox, *token, xid);
+            auto out = co_await client_.send(*ep, req);
+            metrics_.request("lookup",
+                             out.failure == transport_failure::none ? out.response.result_int() : 0,
+                             std::chrono::duration<double>(out.elapsed).count());
             lookup_result lr;
             if (out.failure != transport_failure::none) {
                 lr.reason =
@@ -731,8 +1062,12 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
 
         if (!co_await pass_gate()) co_return;
         ++job.attempts;
-        auto req = create_batch_request(import_ep_, cfg_.platform, q.cfg.sandbox, *token, body);
-        auto out = co_await client_.send(import_ep_, req);
+        const auto ep = import_ep_;
+        auto req = create_batch_request(*ep, cfg_.platform, q.cfg.sandbox, *token, body);
+        auto out = co_await client_.send(*ep, req);
+        metrics_.request("create",
+                         out.failure == transport_failure::none ? out.response.result_int() : 0,
+                         std::chrono::duration<double>(out.elapsed).count());
         std::optional<std::chrono::milliseconds> hint;
         if (out.failure != transport_failure::none) {
             last_reason = std::string(to_string(out.failure)) + " error: " + out.error;
@@ -804,6 +1139,7 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
         // Catalog may lag behind a batch created an instant ago: give it at least one initial
         // back-off before asking, rather than a full-jitter pause that may be zero.
         if (must_look_up) delay = std::max(delay, cfg_.retry.initial_backoff);
+        metrics_.retry(q.cfg.name);
         if (!co_await pause(delay)) co_return;
     }
 }
@@ -862,6 +1198,9 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
         if (!co_await pause(5s)) co_return;  // left in processing/: the next start finds it
     }
     ++done_count_;
+    metrics_.entry(q.cfg.name, metrics_counters::outcome::done);
+    last_success_ = std::chrono::system_clock::now();
+    last_progress_ = std::chrono::steady_clock::now();
     last_batch_ = r.batch_id;
     const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - job.started);
@@ -924,6 +1263,7 @@ asio::awaitable<void> daemon_impl::record_failure(entry_job& job, const std::str
         if (!co_await pause(5s)) co_return;
     }
     ++failed_count_;
+    metrics_.entry(q.cfg.name, metrics_counters::outcome::failed);
     log_.warn("entry failed", {{"queue", q.cfg.name},
                                {"entry", name},
                                {"dataset_id", job.entry.dataset_id},
@@ -933,8 +1273,8 @@ asio::awaitable<void> daemon_impl::record_failure(entry_job& job, const std::str
 
 // ---------------------------------------------------------------------------------------------
 
-batch_daemon::batch_daemon(config cfg, std::string client_secret, logger& log, run_options opts)
-    : impl_(std::make_unique<daemon_impl>(std::move(cfg), std::move(client_secret), log, opts)) {}
+batch_daemon::batch_daemon(checked_config loaded, logger& log, run_options opts)
+    : impl_(std::make_unique<daemon_impl>(std::move(loaded), log, std::move(opts))) {}
 
 batch_daemon::~batch_daemon() = default;
 

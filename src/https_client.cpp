@@ -83,6 +83,7 @@ const char* to_string(transport_failure f) {
 }
 
 struct https_client::connection {
+    std::shared_ptr<ssl::context> ctx;  // the context the TLS stream was made with
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
     std::optional<beast::tcp_stream> plain;
     beast::flat_buffer buffer;
@@ -135,13 +136,24 @@ ssl::context make_client_tls_context(const tls_config& tls) {
     return ctx;
 }
 
-https_client::https_client(asio::any_io_executor ex, ssl::context& tls,
+https_client::https_client(asio::any_io_executor ex, std::shared_ptr<ssl::context> tls,
                            std::chrono::milliseconds step_timeout, proxy_settings proxy)
-    : ex_(std::move(ex)), tls_(tls), timeout_(step_timeout), proxy_(std::move(proxy)) {}
+    : ex_(std::move(ex)), tls_(std::move(tls)), timeout_(step_timeout), proxy_(std::move(proxy)) {}
 
 https_client::~https_client() = default;
 
+void https_client::session_free::operator()(SSL_SESSION* s) const { SSL_SESSION_free(s); }
+
 void https_client::close_idle() { idle_.clear(); }
+
+void https_client::reconfigure(std::shared_ptr<ssl::context> tls,
+                               std::chrono::milliseconds step_timeout, proxy_settings proxy) {
+    tls_ = std::move(tls);
+    timeout_ = step_timeout;
+    proxy_ = std::move(proxy);
+    idle_.clear();
+    sessions_.clear();
+}
 
 namespace {
 // Marks a connection busy for as long as the mark lives, so abort_in_flight() can reach it.
@@ -204,7 +216,8 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
     busy_mark mark(busy_, conn.get());
     beast::tcp_stream* lowest = nullptr;
     if (ep.tls) {
-        lowest = &beast::get_lowest_layer(conn->tls.emplace(ex_, tls_));
+        conn->ctx = tls_;
+        lowest = &beast::get_lowest_layer(conn->tls.emplace(ex_, *conn->ctx));
     } else {
         lowest = &conn->plain.emplace(ex_);
     }
@@ -264,6 +277,9 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
             out.error = "cannot set up host-name verification for " + ep.host;
             co_return nullptr;
         }
+        if (auto it = sessions_.find(ep.origin_key()); it != sessions_.end()) {
+            SSL_set_session(ssl_handle, it->second.get());
+        }
         lowest->expires_after(timeout_);
         auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, nothrow);
         if (hec) {
@@ -273,6 +289,7 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
             co_return nullptr;
         }
         ++stats_.tls_handshakes;
+        if (SSL_session_reused(ssl_handle)) ++stats_.tls_resumed;
     }
     co_return conn;
 }
@@ -331,6 +348,16 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
         };
         const bool ok = conn->tls ? co_await exchange(*conn->tls) : co_await exchange(*conn->plain);
         if (ok) {
+            // TLS 1.3 tickets arrive after the handshake, so the session is taken once a
+            // response has been read; the one the connection resumed is kept when no newer.
+            if (conn->tls) {
+                SSL_SESSION* s = SSL_get1_session(conn->tls->native_handle());
+                if (s && SSL_SESSION_is_resumable(s)) {
+                    sessions_[key].reset(s);
+                } else if (s) {
+                    SSL_SESSION_free(s);
+                }
+            }
             if (out.response.keep_alive()) {
                 conn->lowest().expires_never();
                 conn->idle_since = std::chrono::steady_clock::now();
@@ -343,7 +370,7 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
         // certainly did not see the request, and never once the exchanges were aborted.
         if (aborted_ || !(reused && !out.request_sent)) break;
     }
-    out.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+    out.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - started);
     co_return out;
 }

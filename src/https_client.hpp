@@ -15,6 +15,8 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <openssl/ssl.h>
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -37,7 +39,7 @@ struct http_outcome {
     std::string error;          // human-readable cause when failure != none
     bool request_sent = false;  // false only when the server certainly never saw the request
     http::response<http::string_body> response;  // valid when failure == none
-    std::chrono::milliseconds elapsed{0};
+    std::chrono::microseconds elapsed{0};
 };
 
 // A client TLS context: TLS 1.2 or newer, peer verification on, system trust store plus an
@@ -47,13 +49,14 @@ boost::asio::ssl::context make_client_tls_context(const tls_config& tls);
 
 struct https_client_stats {
     std::uint64_t connections_opened = 0;
-    std::uint64_t tls_handshakes = 0;
+    std::uint64_t tls_handshakes = 0;  // all completed handshakes ...
+    std::uint64_t tls_resumed = 0;     // ... of which resumed an earlier session (abbreviated)
     std::uint64_t requests = 0;
 };
 
 class https_client {
   public:
-    https_client(boost::asio::any_io_executor ex, boost::asio::ssl::context& tls,
+    https_client(boost::asio::any_io_executor ex, std::shared_ptr<boost::asio::ssl::context> tls,
                  std::chrono::milliseconds step_timeout, proxy_settings proxy = {});
     ~https_client();
     https_client(const https_client&) = delete;
@@ -67,6 +70,11 @@ class https_client {
 
     // Drops every idle connection (for shutdown and tests).
     void close_idle();
+
+    // New TLS settings, step timeout and proxy (a reload): idle connections and cached TLS
+    // sessions made with the old ones are dropped; exchanges in flight finish on theirs.
+    void reconfigure(std::shared_ptr<boost::asio::ssl::context> tls,
+                     std::chrono::milliseconds step_timeout, proxy_settings proxy);
 
     // Ends every exchange in flight now (their sends fail with `request_sent` as it stands) and
     // refuses new ones: the end of a stop's grace period.
@@ -82,12 +90,18 @@ class https_client {
     std::unique_ptr<connection> take_idle(const std::string& key);
 
     boost::asio::any_io_executor ex_;
-    boost::asio::ssl::context& tls_;
+    std::shared_ptr<boost::asio::ssl::context> tls_;
     std::chrono::milliseconds timeout_;
     proxy_settings proxy_;
     std::set<connection*> busy_;  // connections with an operation in progress
     bool aborted_ = false;
     std::map<std::string, std::vector<std::unique_ptr<connection>>> idle_;
+    // The last resumable TLS session per origin: a new connection resumes it (an abbreviated
+    // handshake, no certificate chain to verify again).
+    struct session_free {
+        void operator()(SSL_SESSION* s) const;
+    };
+    std::map<std::string, std::unique_ptr<SSL_SESSION, session_free>> sessions_;
     https_client_stats stats_;
 };
 

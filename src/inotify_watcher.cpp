@@ -22,6 +22,11 @@ int inotify_watcher::add_watch(const std::string& dir) {
     return wd;
 }
 
+void inotify_watcher::remove_watch(int wd) {
+    // Fails only when the directory is gone, and then the watch went with it.
+    (void)::inotify_rm_watch(fd_.native_handle(), wd);
+}
+
 boost::asio::awaitable<decoded_events> inotify_watcher::next() {
     // The kernel returns whole events per read(2), so each read decodes completely.
     const auto n =

@@ -22,6 +22,7 @@ class inotify_watcher {
     // Watches dir for entries arriving by rename, by close-after-write, or by creation (the
     // caller decides which creations are complete). Throws on failure.
     int add_watch(const std::string& dir);
+    void remove_watch(int wd);
 
     // Waits for the next events. Completes with an error when the watcher is closed.
     boost::asio::awaitable<decoded_events> next();

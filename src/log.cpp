@@ -8,7 +8,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-journal.h>
 #include <unistd.h>
+#include <vector>
 
 namespace aep {
 namespace {
@@ -193,9 +196,51 @@ std::string logger::format_line(log_level level, std::string_view msg,
     return line;
 }
 
+bool logger::send_to_journal(log_level level, std::string_view line,
+                             std::initializer_list<log_field> fields) const {
+    // The journal's native protocol (through libsystemd): MESSAGE= is the line as it would have
+    // been written, and every field becomes a journal field of its own, upper-cased
+    // (batch_id= -> BATCH_ID=), so `journalctl BATCH_ID=...` finds it.
+    std::vector<std::string> parts;
+    parts.reserve(fields.size() + 3);
+    std::string_view text = line;
+    if (!text.empty() && text.front() == '<') text.remove_prefix(text.find('>') + 1);
+    if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+    parts.push_back("MESSAGE=" + std::string(text));
+    parts.push_back("PRIORITY=" + std::to_string(syslog_priority(level)));
+    parts.push_back("SYSLOG_IDENTIFIER=aep-batchd");
+    for (const auto& f : fields) {
+        std::string p;
+        for (char c : f.key) {
+            p += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A')
+                 : ((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c
+                                                                      : '_';
+        }
+        p += '=';
+        if (auto* s = std::get_if<std::string_view>(&f.value)) {
+            p += valid_utf8(*s);
+        } else {
+            p += std::to_string(std::get<std::int64_t>(f.value));
+        }
+        parts.push_back(std::move(p));
+    }
+    // libsystemd reports success when the journal's socket is missing (not under systemd, or
+    // journald gone): look first, so that the line is then written to stderr instead.
+    struct stat st {};
+    if (::stat("/run/systemd/journal/socket", &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
+    std::vector<iovec> iov(parts.size());
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        iov[i].iov_base = parts[i].data();
+        iov[i].iov_len = parts[i].size();
+    }
+    return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
+}
+
 void logger::log(log_level level, std::string_view msg, std::initializer_list<log_field> fields) {
     if (!enabled(level)) return;
     const auto line = format_line(level, msg, fields);
+    // Natively when asked and possible; on stderr when the journal cannot be reached.
+    if (journal_ && cfg_.journal_fields && send_to_journal(level, line, fields)) return;
     std::size_t off = 0;
     while (off < line.size()) {
         const auto n = ::write(fd_, line.data() + off, line.size() - off);

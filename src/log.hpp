@@ -1,6 +1,7 @@
-// Structured log lines (text or JSON) on stderr, one write(2) per line.
-// Owns: formatting, escaping of every value (no value can forge a line), journald priority
-// prefixes. Does not own: deciding what to log. Called from the event-loop thread only.
+// Structured log lines (text or JSON) on stderr, one write(2) per line; with log.journal_fields,
+// native journal entries with a field per value. Owns: formatting, escaping of every value (no
+// value can forge a line), journald priority prefixes. Does not own: deciding what to log.
+// Called from the event-loop thread only.
 #pragma once
 
 #include "config.hpp"
@@ -53,6 +54,9 @@ class logger {
                             std::initializer_list<log_field> fields) const;
 
   private:
+    bool send_to_journal(log_level level, std::string_view line,
+                         std::initializer_list<log_field> fields) const;
+
     log_config cfg_;
     int fd_;
     bool journal_;

@@ -10,6 +10,12 @@ send_gate::send_gate(int requests_per_minute, int burst)
       capacity_(std::max(1, burst)),
       tokens_(capacity_) {}
 
+void send_gate::set_rate(int requests_per_minute, int burst) {
+    per_ms_ = requests_per_minute > 0 ? requests_per_minute / 60000.0 : 0.0;
+    capacity_ = std::max(1, burst);
+    tokens_ = std::min(tokens_, capacity_);
+}
+
 void send_gate::refill(steady_time now) const {
     if (per_ms_ == 0.0) return;
     if (refilled_ == steady_time{}) refilled_ = now;

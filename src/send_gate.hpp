@@ -26,6 +26,10 @@ class send_gate {
 
     steady_time paused_until() const { return paused_until_; }
 
+    // A reload changed the limit: the tokens saved up so far are kept (up to the new burst),
+    // and so is a pause in progress.
+    void set_rate(int requests_per_minute, int burst);
+
   private:
     void refill(steady_time now) const;
 

@@ -61,8 +61,34 @@ asio::awaitable<std::optional<std::string>> token_provider::get() {
     co_return std::nullopt;
 }
 
+bool token_provider::reconfigure(const auth_config& auth, std::string secret) {
+    state_.set_margin(auth.refresh_margin);
+    const bool changed = auth.token_url != auth_.token_url || auth.client_id != auth_.client_id ||
+                         auth.scopes != auth_.scopes || secret != secret_;
+    auth_ = auth;
+    if (!changed) return false;
+    token_endpoint_ = *parse_endpoint(auth.token_url).value;
+    secret_ = std::move(secret);
+    ++generation_;
+    state_.forget();
+    last_error_.clear();
+    wake_.cancel();
+    return true;
+}
+
+bool token_provider::healthy(std::string& why) const {
+    if (state_.usable(std::chrono::steady_clock::now()) || state_.consecutive_failures() == 0) {
+        return true;
+    }
+    why = "no access token: " + last_error_;
+    return false;
+}
+
 asio::awaitable<void> token_provider::fetch_once() {
-    http::request<http::string_body> req{http::verb::post, token_endpoint_.target(""), 11};
+    // Named copies: a reload may replace the members while the request is under way.
+    const endpoint ep = token_endpoint_;
+    const std::uint64_t generation = generation_;
+    http::request<http::string_body> req{http::verb::post, ep.target(""), 11};
     req.set(http::field::content_type, "application/x-www-form-urlencoded");
     req.set(http::field::accept, "application/json");
     req.set(http::field::user_agent, "aep-batchd/" AEP_BATCHD_VERSION);
@@ -70,7 +96,8 @@ asio::awaitable<void> token_provider::fetch_once() {
     ++stats_.requests;
     // The lifetime counts from when the request was sent, not when the answer arrived.
     const auto sent_at = std::chrono::steady_clock::now();
-    auto out = co_await client_.send(token_endpoint_, req);
+    auto out = co_await client_.send(ep, req);
+    if (generation != generation_) co_return;  // asked with credentials since replaced
     token_response parsed;
     if (out.failure != transport_failure::none) {
         parsed.outcome = token_response::kind::transient;
@@ -91,6 +118,7 @@ asio::awaitable<void> token_provider::fetch_once() {
         co_return;
     }
     ++stats_.failures;
+    last_error_ = parsed.message;
     const bool config = parsed.outcome == token_response::kind::config_error;
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     const auto delay = state_.on_failure(

@@ -43,6 +43,15 @@ class token_provider {
     // The API answered 401 to `token`: forget it, unless a newer token is already held.
     void invalidate(const std::string& token);
 
+    // A reload: new auth settings and secret. When the credentials or the token URL changed,
+    // the token held is dropped and a new one fetched at once (an answer to a request made
+    // with the old credentials is discarded). Returns true in that case.
+    bool reconfigure(const auth_config& auth, std::string secret);
+
+    // Whether a token can be had: one is held, or none has been refused or failed yet. When
+    // false, `why` holds the last failure.
+    bool healthy(std::string& why) const;
+
     const token_stats& stats() const { return stats_; }
 
   private:
@@ -61,6 +70,8 @@ class token_provider {
     bool stopped_ = false;
     std::mt19937_64 rng_{std::random_device{}()};
     token_stats stats_;
+    std::uint64_t generation_ = 0;  // bumped by reconfigure(); stale answers are dropped
+    std::string last_error_;
 };
 
 }  // namespace aep

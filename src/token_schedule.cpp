@@ -72,6 +72,13 @@ std::chrono::milliseconds token_state::on_failure(steady_time now, failure_kind 
     return delay;
 }
 
+void token_state::forget() {
+    token_.reset();
+    wanted_ = true;
+    retry_at_ = {};
+    failures_ = 0;
+}
+
 bool token_state::invalidate(const std::string& token) {
     if (!token_ || *token_ != token) return false;
     token_.reset();

@@ -70,6 +70,11 @@ class token_state {
     // when it was dropped.
     bool invalidate(const std::string& token);
 
+    // New credentials (a reload): the token held was issued for the old ones. Drop it and fetch
+    // at once, without waiting out a back-off earned by the old credentials.
+    void forget();
+    void set_margin(std::chrono::milliseconds margin) { margin_ = margin; }
+
     int consecutive_failures() const { return failures_; }
     const token_timing& timing() const { return timing_; }
 

@@ -2,9 +2,10 @@
 
 namespace aep {
 
-bool work_queue::add_incoming(std::size_t queue, const std::string& name) {
+bool work_queue::add_incoming(std::size_t queue, const std::string& name, time_point seen) {
     if (name.empty() || name.front() == '.' || queue >= queues_.size()) return false;
     auto& q = queues_[queue];
+    if (q.retired) return false;
     if (q.in_flight.count(name)) {
         q.deferred.insert(name);
         return false;
@@ -15,13 +16,38 @@ bool work_queue::add_incoming(std::size_t queue, const std::string& name) {
         return false;
     }
     q.incoming_set.insert(name);
-    q.incoming.push_back(name);
+    q.incoming.push_back({name, seen});
     return true;
+}
+
+std::size_t work_queue::add_queue() {
+    queues_.emplace_back();
+    return queues_.size() - 1;
+}
+
+void work_queue::retire(std::size_t queue) {
+    auto& q = queues_.at(queue);
+    q.retired = true;
+    q.incoming.clear();
+    q.incoming_set.clear();
+    q.resumed.clear();
+    q.deferred.clear();
+    q.overflow = false;
+}
+
+void work_queue::revive(std::size_t queue) { queues_.at(queue).retired = false; }
+
+std::optional<work_queue::time_point> work_queue::oldest_seen(std::size_t queue) const {
+    const auto& q = queues_.at(queue);
+    std::optional<time_point> out;
+    if (!q.incoming.empty()) out = q.incoming.front().seen;
+    if (!q.resumed.empty() && (!out || q.resumed.front().seen < *out)) out = q.resumed.front().seen;
+    return out;
 }
 
 bool work_queue::needs_refill(std::size_t queue) const {
     const auto& q = queues_.at(queue);
-    return q.overflow && q.incoming.size() <= max_pending_ / 2;
+    return !q.retired && q.overflow && q.incoming.size() <= max_pending_ / 2;
 }
 
 void work_queue::refilled(std::size_t queue, bool complete) {
@@ -37,11 +63,14 @@ bool work_queue::idle() const {
     return true;
 }
 
-bool work_queue::add_resumed(std::size_t queue, const std::string& name) {
+bool work_queue::add_resumed(std::size_t queue, const std::string& name, time_point seen) {
     if (name.empty() || name.front() == '.' || queue >= queues_.size()) return false;
     auto& q = queues_[queue];
-    if (q.in_flight.count(name)) return false;
-    q.resumed.push_back(name);
+    if (q.retired || q.in_flight.count(name)) return false;
+    for (const auto& r : q.resumed) {
+        if (r.name == name) return false;
+    }
+    q.resumed.push_back({name, seen});
     return true;
 }
 
@@ -52,20 +81,23 @@ std::optional<work_item> work_queue::take() {
         auto& q = queues_[idx];
         work_item item;
         item.queue = idx;
+        if (q.retired) continue;
         if (!q.resumed.empty()) {
-            item.name = std::move(q.resumed.front());
+            item.name = std::move(q.resumed.front().name);
+            item.seen = q.resumed.front().seen;
             q.resumed.pop_front();
             item.resumed = true;
         } else {
             // An incoming name whose twin is in flight waits for it (claiming would find
             // processing/<name> taken).
-            while (!q.incoming.empty() && q.in_flight.count(q.incoming.front())) {
-                q.deferred.insert(q.incoming.front());
-                q.incoming_set.erase(q.incoming.front());
+            while (!q.incoming.empty() && q.in_flight.count(q.incoming.front().name)) {
+                q.deferred.insert(q.incoming.front().name);
+                q.incoming_set.erase(q.incoming.front().name);
                 q.incoming.pop_front();
             }
             if (q.incoming.empty()) continue;
-            item.name = std::move(q.incoming.front());
+            item.name = std::move(q.incoming.front().name);
+            item.seen = q.incoming.front().seen;
             q.incoming.pop_front();
             q.incoming_set.erase(item.name);
         }
@@ -80,7 +112,7 @@ std::optional<work_item> work_queue::take() {
 bool work_queue::finish(const work_item& item) {
     auto& q = queues_.at(item.queue);
     if (q.in_flight.erase(item.name)) --in_flight_count_;
-    if (q.deferred.erase(item.name)) return add_incoming(item.queue, item.name);
+    if (q.deferred.erase(item.name)) return add_incoming(item.queue, item.name, item.seen);
     return false;
 }
 

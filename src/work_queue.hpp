@@ -4,6 +4,7 @@
 // the same name is still in flight. Does not own: files or timing. Pure; single-threaded.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <optional>
@@ -17,10 +18,13 @@ struct work_item {
     std::size_t queue = 0;
     std::string name;
     bool resumed = false;  // left in processing/ by an earlier run: already claimed
+    std::chrono::steady_clock::time_point seen{};  // when its name was first seen
 };
 
 class work_queue {
   public:
+    using time_point = std::chrono::steady_clock::time_point;
+
     // At most `max_pending` incoming names are held per queue, so memory does not grow with the
     // backlog: names beyond it stay on disk and are listed again once the queue has drained to
     // half (see needs_refill).
@@ -29,7 +33,20 @@ class work_queue {
 
     // A name seen in incoming/. Returns true when it became pending (false: already pending,
     // hidden, deferred behind an in-flight twin, or the queue is full).
-    bool add_incoming(std::size_t queue, const std::string& name);
+    // `seen` is when the name was first seen (for oldest_seen).
+    bool add_incoming(std::size_t queue, const std::string& name, time_point seen = {});
+
+    // A queue added by a reload; returns its index (indices are never reused).
+    std::size_t add_queue();
+    // A queue removed by a reload: its pending names are forgotten (they stay on disk) and no
+    // new ones are taken; items in flight finish normally. revive() undoes it.
+    void retire(std::size_t queue);
+    void revive(std::size_t queue);
+    bool retired(std::size_t queue) const { return queues_.at(queue).retired; }
+    std::size_t queues() const { return queues_.size(); }
+
+    // When the longest-waiting pending name of the queue was seen; nullopt when none waits.
+    std::optional<time_point> oldest_seen(std::size_t queue) const;
 
     // True when names were turned away because the queue was full and it has drained to half:
     // the caller lists incoming/ again, then calls refilled().
@@ -39,7 +56,7 @@ class work_queue {
     bool overflowed(std::size_t queue) const { return queues_.at(queue).overflow; }
     std::size_t max_pending() const { return max_pending_; }
     // A name found in processing/ at start (already claimed by an earlier run).
-    bool add_resumed(std::size_t queue, const std::string& name);
+    bool add_resumed(std::size_t queue, const std::string& name, time_point seen = {});
 
     // The next item, resumed entries first within a queue, queues in turn. The item counts as
     // in flight until finish() is called with it.
@@ -56,13 +73,18 @@ class work_queue {
     bool idle() const;
 
   private:
+    struct pending_name {
+        std::string name;
+        time_point seen;
+    };
     struct per_queue {
-        std::deque<std::string> incoming;
+        std::deque<pending_name> incoming;
         std::unordered_set<std::string> incoming_set;
-        std::deque<std::string> resumed;
+        std::deque<pending_name> resumed;
         std::unordered_set<std::string> in_flight;
         std::unordered_set<std::string> deferred;
         bool overflow = false;  // names were turned away: incoming/ holds more than we list
+        bool retired = false;
     };
     std::vector<per_queue> queues_;
     std::size_t max_pending_;

@@ -113,6 +113,16 @@ class Daemon:
         if self.proc.poll() is not None:
             raise AssertionError(f"aep-batchd exited with {self.proc.returncode}:\n{self.log()}")
 
+    def reload(self, timeout=60):
+        """SIGHUP, then waits for the daemon's verdict; returns the log lines it added."""
+        before = self.log().count("configuration reloaded") + self.log().count("reload refused")
+        self.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.log().count("configuration reloaded") +
+                 self.log().count("reload refused") > before or self.proc.poll() is not None,
+                 timeout, "the reload to finish")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"aep-batchd exited on SIGHUP:\n{self.log()}")
+
     def terminate(self, timeout=60):
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout)
@@ -152,7 +162,8 @@ class World:
         return Spool(path)
 
     def config(self, queues=("prod",), *, http=None, retry=None, auth=None, log=None,
-               import_url=None, catalog_url=None, token_url=None, name="aep-batchd.yaml"):
+               import_url=None, catalog_url=None, token_url=None, name="aep-batchd.yaml",
+               metrics=None):
         base = self.emulator.base
         cfg = {
             "platform": {
@@ -181,6 +192,8 @@ class World:
             if "input_format" in q:
                 entry["input_format"] = q["input_format"]
             cfg["queues"].append(entry)
+        if metrics is not None:
+            cfg["metrics"] = metrics
         path = self.dir / name
         # JSON is valid YAML: no YAML library is needed in the tests.
         path.write_text(json.dumps(cfg, indent=2))

@@ -171,7 +171,7 @@ TEST(Config, EachRuleHasItsOwnMessage) {
         {"format: json", "format: xml", "log.format: must be text or json"},
         {"level: debug", "level: loud", "log.level: must be one of debug, info, warning, error"},
         {"http:\n", "htpp:\n",
-         "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log)"},
+         "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log, metrics)"},
         {"  concurrency: 32", "  concurency: 32",
          "http.concurency: unknown key (known keys: concurrency, request_timeout, rate_limit, "
          "proxy, proxy_credentials_file, no_proxy, stop_grace)"},
@@ -194,6 +194,42 @@ TEST(Config, EachRuleHasItsOwnMessage) {
             << "for '" << c.to << "' expected the message\n  " << c.expected << "\nbut got\n"
             << joined(r);
     }
+}
+
+TEST(Config, MetricsListenMustBeLoopback) {
+    std::string why;
+    auto a = parse_listen_address("127.0.0.1:9464", why);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "127.0.0.1");
+    EXPECT_EQ(a->port, 9464);
+    a = parse_listen_address("[::1]:0", why);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "::1");
+    EXPECT_EQ(a->port, 0);
+    EXPECT_EQ(parse_listen_address("localhost:80", why)->host, "127.0.0.1");
+    EXPECT_FALSE(parse_listen_address("0.0.0.0:9464", why));
+    EXPECT_NE(why.find("loopback"), std::string::npos);
+    EXPECT_FALSE(parse_listen_address("10.1.2.3:9464", why));
+    EXPECT_FALSE(parse_listen_address("127.0.0.1", why));
+    EXPECT_FALSE(parse_listen_address("127.0.0.1:65536", why));
+    EXPECT_FALSE(parse_listen_address("127.0.0.1:http", why));
+    EXPECT_FALSE(parse_listen_address("::1:9464", why));
+    EXPECT_FALSE(parse_listen_address("127.evil.com:9464", why));
+
+    auto r = parse_config_text(
+        replace(good_yaml, "http:\n", "metrics:\n  listen: 0.0.0.0:9464\nhttp:\n"));
+    EXPECT_TRUE(has(r,
+                    "metrics.listen: must be a loopback address (127.0.0.1, ::1 or localhost): "
+                    "/metrics and /healthz have no authentication"))
+        << joined(r);
+    r = parse_config_text(replace(good_yaml, "http:\n",
+                                  "metrics:\n  listen: 127.0.0.1:0\n  stall_after: 2m\nhttp:\n"));
+    EXPECT_TRUE(r.validation.ok()) << joined(r);
+    EXPECT_EQ(r.cfg.metrics.stall_after, std::chrono::minutes(2));
+    r = parse_config_text(
+        replace(good_yaml, "format: json", "format: json\n  journal_fields: true"));
+    EXPECT_TRUE(r.validation.ok()) << joined(r);
+    EXPECT_TRUE(r.cfg.log.journal_fields);
 }
 
 TEST(Config, AllProblemsAreReportedAtOnce) {

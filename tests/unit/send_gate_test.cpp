@@ -37,6 +37,22 @@ TEST(SendGate, BurstThenSteadyRate) {
     EXPECT_NEAR(ms_after(now, t0), 10000, 2);
 }
 
+TEST(SendGate, ReloadChangesTheRateAndKeepsAPause) {
+    const steady_time t0 = steady_time{} + 1h;
+    send_gate g(60, 2);  // 1 per second
+    g.take(t0);
+    g.take(t0);
+    EXPECT_EQ(ms_after(g.ready_at(t0), t0), 1000);
+    g.pause(t0, 5s);
+    g.set_rate(0, 2);  // unlimited now, but the server's pause still holds
+    EXPECT_EQ(ms_after(g.ready_at(t0), t0), 5000);
+    EXPECT_EQ(g.ready_at(t0 + 5s), t0 + 5s);
+    g.set_rate(600, 1);  // limited again: 10 per second, burst 1
+    const auto at = g.ready_at(t0 + 6s);
+    g.take(at);
+    EXPECT_EQ(ms_after(g.ready_at(at), at), 100);
+}
+
 TEST(SendGate, IdleTimeRefillsOnlyUpToTheBurst) {
     const steady_time t0 = steady_time{} + 1h;
     send_gate g(60, 3);

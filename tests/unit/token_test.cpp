@@ -228,6 +228,16 @@ TEST_F(TokenStateTest, FailuresBackOffAndWaitersCannotShortenIt) {
     EXPECT_EQ(st.consecutive_failures(), 0);
 }
 
+TEST_F(TokenStateTest, NewCredentialsDropTheTokenAndSkipTheBackoff) {
+    st.on_success(now, "old", 3600);
+    (void)st.on_failure(now + 1s, token_state::failure_kind::config, 0.5);
+    EXPECT_FALSE(st.next(now + 2s).fetch) << "backing off after the old credentials failed";
+    st.forget();
+    EXPECT_EQ(st.usable(now + 2s), nullptr) << "a token of the old credentials is not sent";
+    EXPECT_TRUE(st.next(now + 2s).fetch) << "new credentials are tried at once";
+    EXPECT_EQ(st.consecutive_failures(), 0);
+}
+
 TEST_F(TokenStateTest, ConfigErrorsWaitAtLeastThirtySeconds) {
     auto d = st.on_failure(now, token_state::failure_kind::config, 0.0);
     EXPECT_GE(d, 30s);

@@ -99,5 +99,57 @@ TEST(WorkQueue, HoldsAtMostMaxPendingAndAsksForARefillAtHalf) {
     EXPECT_TRUE(w.idle());
 }
 
+TEST(WorkQueue, RetiredQueueForgetsPendingButLetsInFlightFinish) {
+    work_queue w(1);
+    const auto second = w.add_queue();
+    EXPECT_EQ(second, 1u);
+    w.add_incoming(1, "b1");
+    w.add_incoming(1, "b2");
+    auto item = w.take();
+    ASSERT_TRUE(item);
+    EXPECT_EQ(item->name, "b1");
+    w.retire(1);
+    EXPECT_EQ(w.pending(1), 0u);
+    EXPECT_FALSE(w.add_incoming(1, "b3"));
+    EXPECT_FALSE(w.add_resumed(1, "b4"));
+    EXPECT_FALSE(w.take());
+    EXPECT_EQ(w.in_flight(), 1u);
+    EXPECT_FALSE(w.idle());
+    // A twin of the in-flight name, arriving after the retirement, is not resurrected.
+    EXPECT_FALSE(w.add_incoming(1, "b1"));
+    EXPECT_FALSE(w.finish(*item));
+    EXPECT_TRUE(w.idle());
+    w.revive(1);
+    EXPECT_TRUE(w.add_incoming(1, "b2"));
+    EXPECT_EQ(w.take()->name, "b2");
+}
+
+TEST(WorkQueue, ResumedNameIsNotQueuedTwice) {
+    work_queue w(1);
+    EXPECT_TRUE(w.add_resumed(0, "x"));
+    EXPECT_FALSE(w.add_resumed(0, "x"));
+    auto item = w.take();
+    EXPECT_FALSE(w.add_resumed(0, "x"));  // in flight
+    EXPECT_EQ(w.pending(), 0u);
+}
+
+TEST(WorkQueue, OldestSeenIsTheLongestWaitingName) {
+    using namespace std::chrono_literals;
+    const work_queue::time_point t0{std::chrono::seconds(1000)};
+    work_queue w(1);
+    EXPECT_FALSE(w.oldest_seen(0));
+    w.add_incoming(0, "a", t0 + 5s);
+    w.add_incoming(0, "b", t0 + 7s);
+    w.add_resumed(0, "r", t0 + 6s);
+    EXPECT_EQ(*w.oldest_seen(0), t0 + 5s);
+    (void)w.take();  // "r" (resumed first)
+    EXPECT_EQ(*w.oldest_seen(0), t0 + 5s);
+    auto a = w.take();
+    EXPECT_EQ(a->seen, t0 + 5s);
+    EXPECT_EQ(*w.oldest_seen(0), t0 + 7s);
+    (void)w.take();
+    EXPECT_FALSE(w.oldest_seen(0));
+}
+
 }  // namespace
 }  // namespace aep

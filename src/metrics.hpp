@@ -1,0 +1,84 @@
+// What /metrics reports, in the Prometheus text exposition format (version 0.0.4).
+// Owns: the counters the daemon bumps as things happen, the latency histogram, and rendering
+// them together with gauges read at scrape time. Pure: no clock, no I/O; loop thread only.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace aep {
+
+// A cumulative histogram with fixed bucket bounds (seconds).
+class histogram {
+  public:
+    static constexpr std::array<double, 13> bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                      1,     2.5,  5,     10,   30,  60};
+    void observe(double value);
+    std::uint64_t count() const { return count_; }
+    double sum() const { return sum_; }
+    // Observations <= bounds[i] (i < bounds.size()); the last element counts all (+Inf).
+    const std::array<std::uint64_t, bounds.size() + 1>& cumulative() const { return buckets_; }
+
+  private:
+    std::array<std::uint64_t, bounds.size() + 1> buckets_{};
+    double sum_ = 0;
+    std::uint64_t count_ = 0;
+};
+
+struct metrics_gauges;
+
+// HTTP status class of an answer ("2xx".."5xx"), or "transport" when none came.
+std::string status_class(unsigned status);
+
+class metrics_counters {
+  public:
+    enum class outcome { done, failed };
+    // A request to the API: kind is "create" or "lookup"; status 0 when no answer came.
+    void request(std::string_view kind, unsigned status, double seconds);
+    void entry(const std::string& queue, outcome o);
+    void retry(const std::string& queue);
+
+    std::uint64_t entries(const std::string& queue, outcome o) const;
+    std::uint64_t requests(std::string_view kind, std::string_view cls) const;
+
+  private:
+    friend std::string render_metrics(const metrics_counters&, const metrics_gauges&);
+    struct per_queue {
+        std::uint64_t done = 0, failed = 0, retries = 0;
+    };
+    std::map<std::string, per_queue> queues_;  // by queue name; kept after a queue is removed
+    std::map<std::pair<std::string, std::string>, std::uint64_t> requests_;  // (kind, class)
+    std::map<std::string, histogram> latency_;                               // by kind
+};
+
+// Values read at scrape time.
+struct metrics_gauges {
+    struct queue {
+        std::string name;
+        std::size_t pending = 0;
+        double oldest_pending_age_seconds = 0;  // 0 when nothing is pending
+    };
+    std::vector<queue> queues;  // the queues configured now
+    std::size_t in_flight = 0;
+    double last_success_timestamp_seconds = 0;  // Unix time; 0 when nothing succeeded yet
+    std::uint64_t token_requests = 0, token_failures = 0;
+    std::uint64_t connections_opened = 0, tls_handshakes = 0, tls_resumed = 0;
+    bool healthy = true;
+    std::uint64_t reloads = 0, reload_failures = 0;
+    // Process metrics (the names Prometheus client libraries use).
+    double start_time_seconds = 0;
+    double cpu_seconds = 0;
+    std::uint64_t resident_memory_bytes = 0;
+    std::string version;
+};
+
+std::string render_metrics(const metrics_counters& c, const metrics_gauges& g);
+
+// A label value as the exposition format wants it: \\, \" and \n escaped.
+std::string escape_label_value(std::string_view v);
+
+}  // namespace aep
