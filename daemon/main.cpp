@@ -35,6 +35,9 @@ constexpr const char* usage =
     "  --version      print the version\n"
     "  --help         print this help\n"
     "\n"
+    "SIGHUP re-reads the configuration and the client secret (a configuration with any\n"
+    "problem is refused and the running one stays); SIGTERM and SIGINT stop gracefully.\n"
+    "\n"
     "enqueue drops each dataset id into the queue's spool as its own entry (written in tmp/,\n"
     "renamed into incoming/) and prints the entry names; '-' reads ids from standard input,\n"
     "one per line. Every id is checked first: if one is invalid, nothing is enqueued (exit 65).\n";

@@ -1,0 +1,17 @@
+# Runs at install time (cmake --install, cpack): the unit and the example config depend on the
+# prefix of *this* install, which may differ from the one the build was configured with
+# (cmake --install --prefix /usr, or the .deb, which installs to /usr). The unit names the
+# binary and the config by absolute path, so it is rewritten for the prefix; with /usr the
+# config goes to /etc, otherwise to PREFIX/etc.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+    set(aep_etc "/etc/aep-batchd")
+else()
+    set(aep_etc "${CMAKE_INSTALL_PREFIX}/etc/aep-batchd")
+endif()
+file(READ "${AEP_SOURCE_DIR}/systemd/aep-batchd.service" aep_unit)
+string(REPLACE "/usr/sbin/aep-batchd" "${CMAKE_INSTALL_PREFIX}/sbin/aep-batchd" aep_unit "${aep_unit}")
+string(REPLACE "/etc/aep-batchd" "${aep_etc}" aep_unit "${aep_unit}")
+file(WRITE "${AEP_BINARY_DIR}/install-staging/aep-batchd.service" "${aep_unit}")
+file(INSTALL "${AEP_BINARY_DIR}/install-staging/aep-batchd.service"
+     DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
+file(INSTALL "${AEP_SOURCE_DIR}/config/aep-batchd.example.yaml" DESTINATION "${aep_etc}")

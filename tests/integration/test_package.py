@@ -1,0 +1,147 @@
+"""The Debian package: cpack builds it from the build tree, its content list is exactly what an
+operator needs, its dependencies are declared, and its maintainer scripts install cleanly into a
+scratch root (dpkg's DPKG_ROOT), creating the service user and the spool root and enabling the
+unit. systemctl and deb-systemd-* are stand-ins that record their calls: this machine runs no
+systemd, and the host must not be changed by a test."""
+
+import os
+import shutil
+import subprocess
+import unittest
+from pathlib import Path
+
+from harness import World
+
+BUILD_DIR = Path(os.environ.get("AEP_BUILD_DIR", ""))
+
+EXPECTED_FILES = {
+    "./etc/aep-batchd/aep-batchd.example.yaml",
+    "./usr/lib/systemd/system/aep-batchd.service",
+    "./usr/lib/sysusers.d/aep-batchd.conf",
+    "./usr/lib/tmpfiles.d/aep-batchd.conf",
+    "./usr/sbin/aep-batchd",
+    "./usr/share/doc/aep-batchd/README.md",
+    "./usr/share/doc/aep-batchd/SECURITY.md",
+}
+
+
+class Package(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("cpack", "dpkg-deb", "dpkg-shlibdeps"):
+            if not shutil.which(tool):
+                raise AssertionError(f"{tool} is missing: daemon/install-deps --tests installs it")
+        if not (BUILD_DIR / "CPackConfig.cmake").exists():
+            raise unittest.SkipTest("AEP_BUILD_DIR is not a configured build tree (run through ctest)")
+        cls.world = World()
+        out = cls.world.dir / "deb"
+        p = subprocess.run(["cpack", "-G", "DEB", "-B", str(out), "--config",
+                            str(BUILD_DIR / "CPackConfig.cmake")],
+                           capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:
+            raise AssertionError(f"cpack failed:\n{p.stdout}\n{p.stderr}")
+        debs = list(out.glob("aep-batchd_*.deb"))
+        if len(debs) != 1:
+            raise AssertionError(f"expected one .deb in {out}: {list(out.iterdir())}")
+        cls.deb = debs[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.world.close()
+
+    def dpkg_deb(self, *args):
+        p = subprocess.run(["dpkg-deb", *args, str(self.deb)], capture_output=True, text=True,
+                           timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout
+
+    def test_content_list(self):
+        files = set()
+        for line in self.dpkg_deb("-c").splitlines():
+            mode, _owner, _size, _date, _time, path = line.split(None, 5)
+            if not mode.startswith("d"):
+                files.add(path)
+                self.assertIn(" root/root ", line)
+            if path == "./usr/sbin/aep-batchd":
+                self.assertEqual(mode, "-rwxr-xr-x")
+        self.assertEqual(files, EXPECTED_FILES)
+
+    def test_control_declares_dependencies_and_scripts(self):
+        info = self.dpkg_deb("-I")
+        self.assertRegex(info, r"Package: aep-batchd\n")
+        depends = next(l for l in info.splitlines() if l.strip().startswith("Depends:"))
+        for lib in ("libboost-json1.81.0", "libyaml-cpp0.7", "libssl3", "libsystemd0", "systemd"):
+            self.assertIn(lib, depends)
+        for script in ("postinst", "prerm", "postrm"):
+            self.assertRegex(info, rf"\s{script}\s")
+
+    def test_installs_cleanly_into_a_scratch_root(self):
+        w = self.world
+        root = w.dir / "root"
+        control = w.dir / "control"
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(control, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-x", str(self.deb), str(root)], check=True, timeout=120)
+        subprocess.run(["dpkg-deb", "-e", str(self.deb), str(control)], check=True, timeout=120)
+        (root / "etc").mkdir(exist_ok=True)
+
+        # The binary runs, and the unit names where the package put it.
+        v = subprocess.run([str(root / "usr/sbin/aep-batchd"), "--version"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(v.returncode, 0)
+        self.assertRegex(v.stdout, r"^aep-batchd \d+\.\d+\.\d+")
+        unit = (root / "usr/lib/systemd/system/aep-batchd.service").read_text()
+        self.assertIn("ExecStart=/usr/sbin/aep-batchd --config /etc/aep-batchd/aep-batchd.yaml",
+                      unit)
+        self.assertIn("ExecReload=/bin/kill -HUP $MAINPID", unit)
+        self.assertIn("ConditionPathExists=/etc/aep-batchd/aep-batchd.yaml", unit)
+
+        # Maintainer scripts, with recording stand-ins for the systemd helpers.
+        stubs = w.dir / "stubs"
+        stubs.mkdir(exist_ok=True)
+        calls = w.dir / "calls.log"
+        for tool in ("systemctl", "deb-systemd-helper", "deb-systemd-invoke"):
+            stub = stubs / tool
+            stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\nexit 1\n'
+                            if tool == "deb-systemd-helper" else
+                            f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
+            stub.chmod(0o755)
+        env = dict(os.environ, DPKG_ROOT=str(root), PATH=f"{stubs}:{os.environ['PATH']}")
+        for script in ("postinst", "prerm", "postrm"):
+            mode = (control / script).stat().st_mode & 0o777
+            self.assertEqual(mode, 0o755, script)
+            self.assertEqual(subprocess.run(["sh", "-n", str(control / script)]).returncode, 0)
+        p = subprocess.run([str(control / "postinst"), "configure"], env=env, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        passwd = (root / "etc/passwd").read_text()
+        self.assertRegex(passwd, r"(?m)^aep-batchd:x:\d+:\d+:.*:/usr/sbin/nologin$")
+        uid = int(next(l for l in passwd.splitlines() if l.startswith("aep-batchd:")).split(":")[2])
+        spool = root / "var/spool/aep-batchd"
+        self.assertTrue(spool.is_dir())
+        if os.geteuid() == 0:
+            self.assertEqual(spool.stat().st_uid, uid)
+        self.assertEqual((root / "etc/aep-batchd").stat().st_mode & 0o777, 0o750)
+        self.assertIn("deb-systemd-helper enable aep-batchd.service", calls.read_text())
+        # No systemd runs in the scratch root: nothing is started.
+        self.assertNotIn("deb-systemd-invoke", calls.read_text())
+
+        # With systemd running and a configuration in place, postinst (re)starts the service.
+        (root / "run/systemd/system").mkdir(parents=True)
+        (root / "etc/aep-batchd/aep-batchd.yaml").write_text("# configured\n")
+        p = subprocess.run([str(control / "postinst"), "configure"], env=env, capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("systemctl --system daemon-reload", calls.read_text())
+        self.assertIn("deb-systemd-invoke restart aep-batchd.service", calls.read_text())
+        p = subprocess.run([str(control / "prerm"), "remove"], env=env, timeout=60)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("deb-systemd-invoke stop aep-batchd.service", calls.read_text())
+        p = subprocess.run([str(control / "postrm"), "purge"], env=env, timeout=60)
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("deb-systemd-helper purge aep-batchd.service", calls.read_text())
+        self.assertTrue(spool.is_dir(), "the spool is the operator's data: kept on purge")
+
+
+if __name__ == "__main__":
+    unittest.main()
