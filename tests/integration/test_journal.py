@@ -9,13 +9,11 @@ with a fake journal listening in it."""
 
 import os
 import shutil
-import socket
 import struct
 import subprocess
-import threading
 import unittest
 
-from harness import BATCHD, WorldTestCase, wait_for
+from harness import BATCHD, DatagramSink, WorldTestCase, wait_for
 
 
 def parse_native(datagram):
@@ -37,32 +35,6 @@ def parse_native(datagram):
     return fields
 
 
-class FakeJournal:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.entries = []
-        self.running = True
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self):
-        while self.running:
-            try:
-                data = self.sock.recv(1 << 20)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.entries.append(parse_native(data))
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=5)
-        self.sock.close()
-
-
 class Journal(WorldTestCase):
     def setUp(self):
         if os.geteuid() != 0 or not shutil.which("unshare"):
@@ -71,6 +43,14 @@ class Journal(WorldTestCase):
                                capture_output=True)
         if probe.returncode != 0:
             self.skipTest("mount namespaces are not available here")
+
+    def fake_journal(self, w):
+        """A folder to bind over /run/systemd/journal, with a fake journald listening in it."""
+        jdir = w.dir / "journal"
+        jdir.mkdir()
+        journal = DatagramSink(jdir / "socket", parse_native)
+        self.addCleanup(journal.close)
+        return jdir, journal
 
     def start(self, w, cfg, journal_dir):
         """The daemon with stderr a file named by $JOURNAL_STREAM, /run/systemd/journal bound
@@ -96,10 +76,7 @@ class Journal(WorldTestCase):
 
     def test_native_fields_find_each_batch(self):
         w = self.world()
-        jdir = w.dir / "journal"
-        jdir.mkdir()
-        journal = FakeJournal(jdir / "socket")
-        self.addCleanup(journal.close)
+        jdir, journal = self.fake_journal(w)
         q = w.spool("prod")
         for i in range(3):
             q.drop(f"e{i}", f"ds-{i}")
@@ -107,7 +84,7 @@ class Journal(WorldTestCase):
                                     jdir)
         wait_for(lambda: q.count("done") >= 3, 60, "three batches")
         def batch_entries():
-            found = [e for e in list(journal.entries)
+            found = [e for e in list(journal.received)
                      if e.get("MESSAGE", "").startswith("batch created")]
             return found if len(found) >= 3 else None
         created = wait_for(batch_entries, 30, "three journal entries for the batches")
@@ -123,7 +100,7 @@ class Journal(WorldTestCase):
             self.assertEqual(e["SYSLOG_IDENTIFIER"], "aep-batchd")
             self.assertIn(f"batch_id={e['BATCH_ID']}", e["MESSAGE"])
             self.assertFalse(e["MESSAGE"].startswith("<"))
-        started = [e for e in journal.entries
+        started = [e for e in journal.received
                    if e.get("MESSAGE", "").startswith("aep-batchd started")]
         self.assertEqual(len(started), 1)
         # Sent natively, so not written to stderr a second time.
@@ -131,23 +108,20 @@ class Journal(WorldTestCase):
         proc.terminate()
         self.assertEqual(proc.wait(timeout=60), 0)
         w.assert_no_secrets(self)
-        for e in journal.entries:
+        for e in journal.received:
             for v in e.values():
                 self.assertNotIn(w.secret, v)
 
     def test_without_journal_fields_lines_carry_priorities(self):
         w = self.world()
-        jdir = w.dir / "journal"
-        jdir.mkdir()
-        journal = FakeJournal(jdir / "socket")
-        self.addCleanup(journal.close)
+        jdir, journal = self.fake_journal(w)
         q = w.spool("prod")
         q.drop("e0", "ds-0")
         proc, log_path = self.start(w, w.config(queues=["prod"]), jdir)
         wait_for(lambda: q.count("done") >= 1, 60, "the batch")
         wait_for(lambda: "<6>batch created queue=prod" in log_path.read_text(), 30,
                  "a <6>-prefixed line on stderr")
-        self.assertEqual(journal.entries, [])
+        self.assertEqual(journal.received, [])
         proc.terminate()
         self.assertEqual(proc.wait(timeout=60), 0)
 

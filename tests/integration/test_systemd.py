@@ -9,38 +9,21 @@ import subprocess
 import threading
 import unittest
 
-from harness import BATCHD, SOURCE_DIR, World, wait_for
+from harness import BATCHD, SOURCE_DIR, DatagramSink, World, wait_for
 
 
-class FakeManager:
+class FakeManager(DatagramSink):
     """Collects the datagrams a service sends to $NOTIFY_SOCKET, as systemd would."""
 
     def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.messages = []
-        self.running = True
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
+        super().__init__(path, lambda data: data.decode())
 
-    def _read(self):
-        while self.running:
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.messages.append(data.decode())
+    @property
+    def messages(self):
+        return self.received
 
     def lines(self):
         return [l for m in list(self.messages) for l in m.split("\n") if l]
-
-    def close(self):
-        self.running = False
-        self.thread.join(timeout=5)
-        self.sock.close()
 
 
 class Systemd(unittest.TestCase):
