@@ -767,9 +767,14 @@ int daemon_impl::run() {
     ioc_.run();
     client_.close_idle();
     files_.join();
-    log_.info("aep-batchd stopped", {{"done", static_cast<std::int64_t>(done_count_)},
-                                     {"failed", static_cast<std::int64_t>(failed_count_)},
-                                     {"dir_fsyncs", static_cast<std::int64_t>(dir_fsyncs_)}});
+    const auto& net = client_.stats();
+    log_.info("aep-batchd stopped",
+              {{"done", static_cast<std::int64_t>(done_count_)},
+               {"failed", static_cast<std::int64_t>(failed_count_)},
+               {"dir_fsyncs", static_cast<std::int64_t>(dir_fsyncs_)},
+               {"connections", static_cast<std::int64_t>(net.connections_opened)},
+               {"tls_handshakes", static_cast<std::int64_t>(net.tls_handshakes)},
+               {"tls_resumed", static_cast<std::int64_t>(net.tls_resumed)}});
     return exit_code_;
 }
 

@@ -275,8 +275,14 @@ server::reply server::handle(const std::string& method, const std::string& targe
         const auto t = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - started_)
                            .count();
-        create_log_.push_back(
-            json::object{{"t_ms", t}, {"status", r.act == reply::action::answer ? r.status : 0u}});
+        // Wall-clock arrival in microseconds, for latency measurements across processes
+        // (tests/bench: from a rename into incoming/ to the request reaching the server).
+        const auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+        create_log_.push_back(json::object{{"t_ms", t},
+                                           {"wall_us", wall_us},
+                                           {"status", r.act == reply::action::answer ? r.status : 0u}});
         return r;
     }
     if (method == "GET" && path.rfind("/data/foundation/catalog/batches", 0) == 0) {
