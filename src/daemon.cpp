@@ -113,7 +113,7 @@ class daemon_impl {
         : cfg_(std::move(loaded.cfg)),
           log_(log),
           opts_(std::move(opts)),
-          files_(2),
+          files_(16),
           client_(ioc_.get_executor(), loaded.tls, cfg_.http.request_timeout,
                   std::move(loaded.proxy)),
           tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(loaded.secret), log),
@@ -905,100 +905,179 @@ std::chrono::milliseconds daemon_impl::retry_delay(int attempt,
     return d;
 }
 
+namespace {
+
+// Everything between an entry's name and its first request, done on the file-I/O pool in one
+// trip (each trip to the pool and back costs two thread hand-offs): the in-place-writer check,
+// the claim, the read, the parse and the durable externalId.
+struct taken_entry {
+    enum class kind {
+        writing,       // written in place and still open: look again shortly
+        gone,          // taken by another process, or removed
+        busy,          // processing/<name> belongs to another process
+        claim_error,   // cannot claim (error): stays in incoming/
+        read_error,    // cannot read (error): stays in processing/
+        unreadable,    // not an entry (reason): goes to failed/
+        already_done,  // resumed, and done/ holds its record: leftover removed
+        ready,         // send it (entry has its externalId)
+    } k = kind::gone;
+    std::string error;
+    batch_entry entry;
+    bool may_exist = false;  // an earlier run may have sent it: ask Catalog first
+    bool id_durable = true;  // false: the externalId still has to reach the disk
+    std::string warning;     // a problem worth a log line that did not stop the entry
+};
+
+taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
+    taken_entry t;
+    using kind = taken_entry::kind;
+    try {
+        if (!resumed) {
+            // Written in place and still open: claiming now would read half an entry.
+            if (sp.incoming_write_state(name) == spool::write_state::writing) {
+                t.k = kind::writing;
+                return t;
+            }
+            const auto st = sp.claim(name);
+            if (st == spool::claim_status::gone) return t;
+            if (st == spool::claim_status::busy) {
+                t.k = kind::busy;
+                return t;
+            }
+        }
+    } catch (const spool_error& e) {
+        t.k = kind::claim_error;
+        t.error = e.what();
+        return t;
+    }
+    spool::read_result rr;
+    try {
+        rr = sp.read_claimed(name, max_entry_bytes);
+    } catch (const spool_error& e) {
+        t.k = kind::read_error;
+        t.error = e.what();
+        return t;
+    }
+    if (!rr.ok) {
+        t.k = kind::unreadable;
+        t.error = rr.reason;
+        return t;
+    }
+    auto parsed = parse_entry(rr.content);
+    if (!parsed.value) {
+        t.k = kind::unreadable;
+        t.error = parsed.error;
+        return t;
+    }
+    t.entry = std::move(*parsed.value);
+    t.may_exist = resumed;  // a previous run may have sent it before crashing
+    if (!t.entry.external_id && rr.external_id) {
+        // Stamped by an earlier claim, which may have sent it (a power loss can even have put
+        // the file back in incoming/): the same id again, and Catalog asked before any send.
+        t.entry.external_id = rr.external_id;
+        t.may_exist = true;
+    }
+    t.k = kind::ready;
+    if (!t.entry.external_id) {
+        // The externalId is durable before the first send, so that a resend after a crash
+        // reuses it: stamped on the file itself (one fsync). Where the file system takes no
+        // extended attributes (or the stamp failed), the daemon rewrites the entry instead.
+        t.entry.external_id = new_external_id();
+        try {
+            t.id_durable = sp.stamp_external_id(name, *t.entry.external_id);
+        } catch (const spool_error& e) {
+            t.id_durable = false;
+            t.warning = e.what();
+        }
+        return t;
+    }
+    if (t.may_exist) {
+        try {
+            if (sp.done_record_matches(name, *t.entry.external_id)) {
+                sp.remove_claimed(name);
+                t.k = kind::already_done;
+            }
+        } catch (const spool_error& e) {
+            t.warning = std::string("cannot check done/ for a resumed entry: ") + e.what();
+        }
+    }
+    return t;
+}
+
+}  // namespace
+
 asio::awaitable<void> daemon_impl::process(entry_job& job) {
     queue_state& q = *job.q;
     const spool* sp = &q.sp;
     const std::string name = job.name;
+    const bool resumed = job.resumed;
     job.started = std::chrono::steady_clock::now();
 
-    if (!job.resumed) {
-        const auto probe = [sp, name] { return sp->incoming_write_state(name); };
-        if (co_await blocking(probe) == spool::write_state::writing) {
-            // Written in place and still open: claiming now would read half an entry.
+    const auto take = [sp, name, resumed] { return take_entry(*sp, name, resumed); };
+    taken_entry t = co_await blocking(take);
+    using kind = taken_entry::kind;
+    if (!t.warning.empty()) {
+        log_.warn(t.warning, {{"queue", q.cfg.name}, {"entry", name}});
+    }
+    switch (t.k) {
+        case kind::writing:
             log_.debug("entry is still being written; checking again shortly",
                        {{"queue", q.cfg.name}, {"entry", name}});
             recheck_later(q, name);
             co_return;
-        }
-        spool::claim_status st;
-        try {
-            const auto op = [sp, name] { return sp->claim(name); };
-            st = co_await blocking(op);
-        } catch (const spool_error& e) {
-            log_.error("cannot claim entry; it stays in incoming/",
-                       {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+        case kind::gone:
             co_return;
-        }
-        if (st == spool::claim_status::gone) co_return;  // taken by another process or removed
-        if (st == spool::claim_status::busy) {
+        case kind::busy:
             // processing/<name> belongs to another process: the entry waits in incoming/ for a
             // later scan, once that one is finished.
             log_.warn("an entry of the same name is being processed elsewhere; left in incoming/",
                       {{"queue", q.cfg.name}, {"entry", name}});
             co_return;
-        }
+        case kind::claim_error:
+            log_.error("cannot claim entry; it stays in incoming/",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"error", t.error}});
+            co_return;
+        case kind::read_error:
+            log_.error("cannot read claimed entry; it stays in processing/",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"error", t.error}});
+            co_return;
+        case kind::unreadable:
+            co_await record_failure(job, t.error, std::nullopt, {}, {});
+            co_return;
+        case kind::already_done:
+            log_.info("entry was already recorded in done/; removed its leftover",
+                      {{"queue", q.cfg.name}, {"entry", name}});
+            co_return;
+        case kind::ready:
+            break;
     }
-
-    spool::read_result rr;
-    try {
-        const auto op = [sp, name] { return sp->read_claimed(name, max_entry_bytes); };
-        rr = co_await blocking(op);
-    } catch (const spool_error& e) {
-        log_.error("cannot read claimed entry; it stays in processing/",
-                   {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
-        co_return;
-    }
-    if (!rr.ok) {
-        co_await record_failure(job, rr.reason, std::nullopt, {}, {});
-        co_return;
-    }
-    auto parsed = parse_entry(rr.content);
-    if (!parsed.value) {
-        co_await record_failure(job, parsed.error, std::nullopt, {}, {});
-        co_return;
-    }
-    job.entry = std::move(*parsed.value);
-
-    job.may_exist = job.resumed;  // a previous run may have sent it before crashing
-    if (!job.entry.external_id) {
-        job.entry.external_id = new_external_id();
-        job.may_exist = false;  // a fresh id cannot have been sent yet
+    job.entry = std::move(t.entry);
+    job.may_exist = t.may_exist;
+    if (!t.id_durable) {
+        const std::string xid = *job.entry.external_id;
         const std::string content = serialize_entry(job.entry);
-        // The externalId is durable before the first send, so a resend after a crash reuses it.
-        const auto op = [sp, name, content] {
+        const auto stamp = [sp, name, xid] { return sp->stamp_external_id(name, xid); };
+        const auto rewrite = [sp, name, content] {
             sp->rewrite_claimed(name, content, spool::dir_sync::by_caller);
             return true;
         };
         const std::string processing_dir = sp->path("processing", "");
+        bool first = true;
         while (true) {
             try {
-                co_await blocking(op);
-                co_await sync_dir(processing_dir);
+                // The stamp failed only when the file system takes no extended attributes, or
+                // for an I/O error that may pass (then it is tried again first).
+                if (first || !co_await blocking(stamp)) {
+                    co_await blocking(rewrite);
+                    co_await sync_dir(processing_dir);
+                }
                 break;
             } catch (const spool_error& e) {
                 log_.error("cannot persist the entry's externalId; retrying",
                            {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
             }
+            first = false;
             if (!co_await pause(5s)) co_return;
-        }
-    } else if (job.resumed) {
-        const std::string xid = *job.entry.external_id;
-        bool recorded = false;
-        try {
-            const auto op = [sp, name, xid] {
-                if (!sp->done_record_matches(name, xid)) return false;
-                sp->remove_claimed(name);
-                return true;
-            };
-            recorded = co_await blocking(op);
-        } catch (const spool_error& e) {
-            log_.warn("cannot check done/ for a resumed entry",
-                      {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
-        }
-        if (recorded) {
-            log_.info("entry was already recorded in done/; removed its leftover",
-                      {{"queue", q.cfg.name}, {"entry", name}});
-            co_return;
         }
     }
     co_await deliver(job);

@@ -10,10 +10,13 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace aep {
 namespace {
+
+constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
 
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
     throw spool_error(what + " " + path + ": " + std::strerror(err));
@@ -203,7 +206,22 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
     buf.resize(got);
     r.ok = true;
     r.content = std::move(buf);
+    char xid[256];
+    const auto n = ::fgetxattr(f.fd, external_id_xattr, xid, sizeof xid);
+    if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
     return r;
+}
+
+bool spool::stamp_external_id(const std::string& name, const std::string& external_id) const {
+    const auto p = path("processing", name);
+    fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) throw_errno("cannot open", p, errno);
+    if (::fsetxattr(f.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
+        if (errno == ENOTSUP || errno == EPERM) return false;  // tmpfs before 6.6, some NFS
+        throw_errno("cannot stamp the externalId on", p, errno);
+    }
+    if (::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
+    return true;
 }
 
 std::string spool::write_durable(const std::string& dir, const std::string& final_name,

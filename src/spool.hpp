@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ class spool {
         bool ok = false;
         std::string content;  // when ok
         std::string reason;   // when !ok: why the entry cannot be read (not a regular file, ...)
+        // The externalId an earlier claim stamped on the file (see stamp_external_id), when
+        // ok: that claim may have sent it.
+        std::optional<std::string> external_id;
     };
     // Reads processing/<name>: regular files only, never following links or opening fifos or
     // devices, at most max_bytes. Throws spool_error for I/O errors that may pass.
@@ -56,6 +60,13 @@ class spool {
     // Whether a call syncs the directory it renamed into itself, or leaves that to the caller
     // (the daemon groups directory syncs of many entries into one fsync).
     enum class dir_sync { now, by_caller };
+
+    // Stamps the externalId on processing/<name> itself, as an extended attribute
+    // (user.aep-batchd.external-id), and fsyncs the file: one inode write, no new file. Wherever
+    // the file is found later (processing/, or incoming/ again when a power loss undid the claim),
+    // read_claimed returns the stamp, so the entry is never sent under another id. Returns false
+    // when the file system does not take user extended attributes (the caller then rewrites).
+    bool stamp_external_id(const std::string& name, const std::string& external_id) const;
 
     // Replaces processing/<name> with `content` (temp file, fsync, rename, and a directory sync
     // unless by_caller).

@@ -62,6 +62,29 @@ class Delivery(WorldTestCase):
         self.assertEqual(rc, 0, log)
         assert_exactly_once(self, w, [q], total)
 
+    def test_claim_undone_by_a_power_loss_is_not_sent_twice(self):
+        # A power loss may undo the claim's rename (only the externalId stamp on the file is
+        # synced before the request leaves). Simulated: the daemon is killed while the server
+        # holds the request, and the entry is put back in incoming/ by hand.
+        w = self.world(["--latency", "3s"])
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        d = w.start_daemon(cfg)
+        d.wait_started()
+        q.drop("e1", "ds-1")
+        wait_for(lambda: w.emulator.stats()["batch_requests"] >= 1, 60, "the request in flight")
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        wait_for(lambda: w.emulator.stats()["batches_created"] >= 1, 60, "the batch to exist")
+        os.rename(q.path / "processing" / "e1", q.path / "incoming" / "e1")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertIn("batch recovered", log)
+        self.assertEqual(w.emulator.stats()["batch_requests"], 1, "no second create request")
+        self.assertGreaterEqual(w.emulator.stats()["lookups"], 1)
+        assert_exactly_once(self, w, [q], 1)
+        self.assertEqual(q.path.joinpath("incoming").exists() and q.names("incoming"), [])
+
     def test_two_daemons_on_one_spool_process_each_entry_once(self):
         w = self.world(["--latency", "2ms"])
         cfg = w.config(queues=["q"], http={"concurrency": 8})

@@ -143,6 +143,26 @@ TEST_F(SpoolTest, StaleTempFilesOfDeadProcessesAreRemoved) {
     EXPECT_TRUE(fs::exists(root_ / "incoming" / ".writer.tmp"));
 }
 
+TEST_F(SpoolTest, ExternalIdStampTravelsWithTheFile) {
+    put("incoming", "a", "ds1");
+    ASSERT_EQ(sp_->claim("a"), spool::claim_status::claimed);
+    auto first = sp_->read_claimed("a", 1024);
+    ASSERT_TRUE(first.ok);
+    EXPECT_FALSE(first.external_id) << "a fresh entry carries no stamp";
+    if (!sp_->stamp_external_id("a", "aepb-0123")) {
+        GTEST_SKIP() << "this file system takes no user extended attributes";
+    }
+    auto again = sp_->read_claimed("a", 1024);
+    ASSERT_TRUE(again.ok);
+    EXPECT_EQ(again.content, "ds1") << "the content is left as the producer wrote it";
+    EXPECT_EQ(again.external_id, "aepb-0123");
+    // A power loss can undo the claim's rename: the stamp is on the inode, not the name.
+    fs::rename(root_ / "processing" / "a", root_ / "incoming" / "a");
+    ASSERT_EQ(sp_->claim("a"), spool::claim_status::claimed);
+    EXPECT_EQ(sp_->read_claimed("a", 1024).external_id, "aepb-0123");
+    EXPECT_THROW(sp_->stamp_external_id("missing", "aepb-1"), spool_error);
+}
+
 TEST_F(SpoolTest, RewriteReplacesAtomically) {
     put("processing", "a", "ds1");
     sp_->rewrite_claimed("a", "{\"datasetId\":\"ds1\",\"externalId\":\"x\"}\n");
