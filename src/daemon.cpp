@@ -104,7 +104,9 @@ struct entry_job {
     std::chrono::steady_clock::time_point started;
     batch_entry entry;
     int attempts = 0;
-    bool may_exist = false;  // an earlier run may have sent it: ask Catalog before sending
+    bool may_exist = false;   // an earlier run may have sent it: ask Catalog before sending
+    work_item item;           // as taken from the work queue; finished with the entry
+    bool handed_off = false;  // its recording went on in a task of its own (see record_later)
 };
 
 class daemon_impl {
@@ -113,7 +115,7 @@ class daemon_impl {
         : cfg_(std::move(loaded.cfg)),
           log_(log),
           opts_(std::move(opts)),
-          files_(16),
+          files_(4),  // fsyncs overlap; more threads measured no faster (tests/bench)
           client_(ioc_.get_executor(), loaded.tls, cfg_.http.request_timeout,
                   std::move(loaded.proxy)),
           tokens_(ioc_.get_executor(), client_, cfg_.auth, std::move(loaded.secret), log),
@@ -166,6 +168,9 @@ class daemon_impl {
     asio::awaitable<void> flush_dir(std::string dir);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
+    asio::awaitable<void> record_later(entry_job& job, const create_result& r, bool recovered);
+    asio::awaitable<void> record_and_finish(entry_job job, create_result r, bool recovered);
+    void finish_item(const work_item& item);
     asio::awaitable<void> record_failure(entry_job& job, const std::string& reason,
                                          std::optional<unsigned> http_status,
                                          std::string_view response_body,
@@ -182,6 +187,10 @@ class daemon_impl {
     asio::awaitable<void> recheck(queue_state& q, std::string name);
     bool created_complete(const queue_state& q, const std::string& name) const;
     void spawn_worker();
+    int worker_target() const { return 2 * cfg_.http.concurrency; }
+    asio::awaitable<bool> acquire_slot();
+    void release_slot();
+    struct slot_guard;
 
     config cfg_;
     logger& log_;
@@ -194,7 +203,9 @@ class daemon_impl {
     std::shared_ptr<const endpoint> import_ep_;
     std::shared_ptr<const endpoint> catalog_ep_;
     std::vector<std::unique_ptr<queue_state>> queues_;  // retired ones too (indices are stable)
-    work_queue work_{0};
+    // 1024 names per queue: memory does not grow with the backlog (the rest waits on disk and
+    // is listed again when the queue has drained to half, long before it runs dry).
+    work_queue work_{0, 1024};
     send_gate gate_{cfg_.http.rate_limit, cfg_.http.concurrency};
     asio::steady_timer work_ready_;  // idle workers wait here; cancel_one() wakes one
     asio::signal_set signals_;
@@ -229,9 +240,15 @@ class daemon_impl {
     int rechecks_ = 0;  // entries being written in place, waiting to be looked at again
     int exit_code_ = exit_ok;
     std::uint64_t done_count_ = 0, failed_count_ = 0;
-    int workers_ = 0;            // running; more than http.concurrency after a reload lowered it
-    bool reloading_ = false;     // a reload is under way
-    bool reload_again_ = false;  // SIGHUP arrived meanwhile (or before start-up finished)
+    int workers_ = 0;    // running; more than http.concurrency after a reload lowered it
+    int recording_ = 0;  // created batches being recorded apart from their worker
+    // Request slots: at most http.concurrency requests in flight. There are twice as many
+    // workers, so that while requests are out, the next entries are claimed, read and stamped,
+    // and a freed slot is used at once (a pipeline: the disk is never on a request's path).
+    int slots_in_use_ = 0;
+    asio::steady_timer slot_free_{ioc_};  // workers waiting for a slot; release wakes one
+    bool reloading_ = false;              // a reload is under way
+    bool reload_again_ = false;           // SIGHUP arrived meanwhile (or before start-up finished)
     std::uint64_t reloads_ = 0, reload_failures_ = 0;
     metrics_counters metrics_;
     std::unique_ptr<metrics_server> metrics_server_;
@@ -324,6 +341,9 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
 }
 
 asio::awaitable<void> daemon_impl::start() {
+    // The first token is fetched while the spools are read: with a backlog, the first request
+    // leaves as soon as both are there.
+    tokens_.start();
     try {
         if (!opts_.once) watcher_ = std::make_unique<inotify_watcher>(ioc_.get_executor());
         for (auto& q : queues_) co_await start_queue(*q);
@@ -343,13 +363,13 @@ asio::awaitable<void> daemon_impl::start() {
             co_return;
         }
     }
-    tokens_.start();
     started_ = true;
     log_.info("aep-batchd started", {{"queues", queues_.size()},
                                      {"pending", work_.pending()},
                                      {"concurrency", cfg_.http.concurrency},
                                      {"mode", opts_.once ? "once" : "daemon"}});
-    for (int i = 0; i < cfg_.http.concurrency; ++i) {
+    slot_free_.expires_at(std::chrono::steady_clock::time_point::max());
+    for (int i = 0; i < worker_target(); ++i) {
         spawn_worker();
     }
     // Spools are scanned and the first token is being fetched: ready for systemd.
@@ -519,8 +539,9 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
 
     const int old_concurrency = cfg_.http.concurrency;
     cfg_ = n;
-    for (int i = workers_; i < cfg_.http.concurrency; ++i) spawn_worker();
+    for (int i = workers_; i < worker_target(); ++i) spawn_worker();
     if (cfg_.http.concurrency < old_concurrency) work_ready_.cancel();  // extra idle ones end
+    slot_free_.cancel();  // waiters look at the new number of slots
 
     std::string what;
     for (const auto& c : changed) what += (what.empty() ? "" : ",") + c;
@@ -729,12 +750,15 @@ void daemon_impl::begin_stop(const char* why) {
                 {{"in_flight", work_.in_flight()}});
             client_.abort_in_flight();
         });
+    } else {
+        client_.abort_in_flight();  // at most a token request: nothing to wait for
     }
     log_.info("stopping", {{"reason", why}, {"in_flight", work_.in_flight()}});
     tokens_.stop();
     work_ready_.cancel();
     rescan_timer_.cancel();
     for (auto* t : sleepers_) t->cancel();
+    slot_free_.cancel();
     if (watcher_) watcher_->close();
     if (metrics_server_) metrics_server_->stop();
     boost::system::error_code ec;
@@ -788,7 +812,7 @@ asio::awaitable<void> daemon_impl::worker() {
         ~counted() { --n; }
     } count{workers_};
     while (!stopping_) {
-        if (workers_ > cfg_.http.concurrency) co_return;  // a reload lowered the concurrency
+        if (workers_ > worker_target()) co_return;  // a reload lowered the concurrency
         auto item = work_.take();
         maybe_refill();
         if (!item) {
@@ -802,6 +826,7 @@ asio::awaitable<void> daemon_impl::worker() {
         job.q = queues_[item->queue].get();
         job.name = item->name;
         job.resumed = item->resumed;
+        job.item = *item;
         try {
             co_await process(job);
         } catch (const std::exception& e) {
@@ -810,10 +835,49 @@ asio::awaitable<void> daemon_impl::worker() {
             log_.error("entry processing failed unexpectedly",
                        {{"queue", job.q->cfg.name}, {"entry", job.name}, {"error", e.what()}});
         }
-        if (work_.finish(*item)) notify_work(1);
-        if (stopping_ && work_.in_flight() == 0) grace_timer_.cancel();
-        maybe_finish_once();
+        if (!job.handed_off) finish_item(job.item);
     }
+}
+
+// The entry's outcome is recorded (or it was left for a later attempt): its name may be taken
+// again, and a twin that arrived meanwhile becomes pending.
+void daemon_impl::finish_item(const work_item& item) {
+    if (work_.finish(item)) notify_work(1);
+    if (stopping_ && work_.in_flight() == 0) grace_timer_.cancel();
+    maybe_finish_once();
+}
+
+// A created batch is recorded by a task of its own, so that the worker's request slot goes to
+// the next entry at once instead of waiting for the disk (two fsyncs and a shared directory
+// sync). At most http.concurrency such tasks run; beyond that the worker records itself, which
+// holds the pipeline back when the disk cannot keep up. The entry stays in flight (not taken
+// again, counted by a stop) until its record is durable.
+asio::awaitable<void> daemon_impl::record_later(entry_job& job, const create_result& r,
+                                                bool recovered) {
+    if (recording_ >= cfg_.http.concurrency) {
+        co_await record_success(job, r, recovered);
+        co_return;
+    }
+    job.handed_off = true;
+    ++recording_;
+    asio::co_spawn(ioc_, record_and_finish(job, r, recovered), [this](std::exception_ptr e) {
+        --recording_;
+        if (e) {
+            log_.error("recording a created batch failed unexpectedly", {{"error", describe(e)}});
+        }
+    });
+}
+
+asio::awaitable<void> daemon_impl::record_and_finish(entry_job job, create_result r,
+                                                     bool recovered) {
+    try {
+        co_await record_success(job, r, recovered);
+    } catch (const std::exception& e) {
+        // Left in processing/: resumed (with a Catalog check) at the next start.
+        log_.error("cannot record a created batch",
+                   {{"queue", job.q->cfg.name}, {"entry", job.name}, {"error", e.what()}});
+    }
+    finish_item(job.item);
 }
 
 asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
@@ -864,6 +928,23 @@ asio::awaitable<void> daemon_impl::flush_dir(std::string dir) {
         st.done.cancel();
     } while (st.wanted_again);
     st.running = false;
+}
+
+// Waits for one of the http.concurrency request slots; false when stopping.
+asio::awaitable<bool> daemon_impl::acquire_slot() {
+    while (!stopping_) {
+        if (slots_in_use_ < cfg_.http.concurrency) {
+            ++slots_in_use_;
+            co_return true;
+        }
+        co_await slot_free_.async_wait(nothrow);
+    }
+    co_return false;
+}
+
+void daemon_impl::release_slot() {
+    --slots_in_use_;
+    slot_free_.cancel_one();
 }
 
 // Waits until the rate limit and any shared 429 pause let one API request leave.
@@ -1083,6 +1164,17 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     co_await deliver(job);
 }
 
+// Holds a request slot until release() or the end of its scope (a return or an exception).
+struct daemon_impl::slot_guard {
+    daemon_impl* d;
+    bool held = true;
+    void release() {
+        if (held) d->release_slot();
+        held = false;
+    }
+    ~slot_guard() { release(); }
+};
+
 asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
     queue_state& q = *job.q;
     const std::string body = create_batch_body(job.entry, q.cfg.default_input_format);
@@ -1102,11 +1194,14 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
         if (!token) co_return;
 
         if (must_look_up) {
+            if (!co_await acquire_slot()) co_return;
+            slot_guard slot{this};
             if (!co_await pass_gate()) co_return;
             ++lookups;
             const auto ep = catalog_ep_;  // kept for the whole exchange, whatever a reload does
             auto req = catalog_lookup_request(*ep, cfg_.platform, q.cfg.sandbox, *token, xid);
             auto out = co_await client_.send(*ep, req);
+            slot.release();
             metrics_.request("lookup",
                              out.failure == transport_failure::none ? out.response.result_int() : 0,
                              std::chrono::duration<double>(out.elapsed).count());
@@ -1118,7 +1213,7 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
                 lr = parse_catalog_lookup(out.response.result_int(), out.response.body(), xid);
             }
             if (lr.outcome == lookup_result::kind::found) {
-                co_await record_success(job, lr.batch, true);
+                co_await record_later(job, lr.batch, true);
                 co_return;
             }
             if (lr.outcome == lookup_result::kind::not_found) {
@@ -1144,11 +1239,14 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             }
         }
 
+        if (!co_await acquire_slot()) co_return;
+        slot_guard slot{this};
         if (!co_await pass_gate()) co_return;
         ++job.attempts;
         const auto ep = import_ep_;
         auto req = create_batch_request(*ep, cfg_.platform, q.cfg.sandbox, *token, body);
         auto out = co_await client_.send(*ep, req);
+        slot.release();
         metrics_.request("create",
                          out.failure == transport_failure::none ? out.response.result_int() : 0,
                          std::chrono::duration<double>(out.elapsed).count());
@@ -1172,7 +1270,7 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             if (*last_status == 429 || (*last_status == 503 && hint)) slow_down(r.reason, hint);
             switch (r.outcome) {
                 case create_result::kind::created:
-                    co_await record_success(job, r, false);
+                    co_await record_later(job, r, false);
                     co_return;
                 case create_result::kind::permanent:
                     co_await record_failure(job, r.reason, last_status, last_body, last_request_id);

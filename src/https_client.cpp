@@ -105,6 +105,8 @@ struct https_client::connection {
 ssl::context make_client_tls_context(const tls_config& tls) {
     ssl::context ctx(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    // Idle keep-alive connections give their record buffers back (about 34 KiB each).
+    SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
     boost::system::error_code ec;
     ctx.set_default_verify_paths(ec);
