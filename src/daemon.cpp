@@ -61,6 +61,16 @@ double unix_seconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
 
+// VmHWM: the most this process has had resident since exec.
+std::int64_t peak_rss_kib() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6);
+    }
+    return 0;
+}
+
 std::uint64_t resident_bytes() {
     std::ifstream statm("/proc/self/statm");
     std::uint64_t size = 0, resident = 0;
@@ -798,7 +808,8 @@ int daemon_impl::run() {
                {"dir_fsyncs", static_cast<std::int64_t>(dir_fsyncs_)},
                {"connections", static_cast<std::int64_t>(net.connections_opened)},
                {"tls_handshakes", static_cast<std::int64_t>(net.tls_handshakes)},
-               {"tls_resumed", static_cast<std::int64_t>(net.tls_resumed)}});
+               {"tls_resumed", static_cast<std::int64_t>(net.tls_resumed)},
+               {"peak_rss_kib", peak_rss_kib()}});
     return exit_code_;
 }
 

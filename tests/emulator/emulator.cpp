@@ -203,6 +203,19 @@ asio::awaitable<void> server::serve(Stream& stream, tcp::socket& raw) {
         auto [rec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
         if (rec) co_return;
         auto req = parser.release();
+        // How many API requests the client has out at once (answered or abandoned: the guard
+        // ends with this iteration or the session).
+        struct in_flight_guard {
+            counters* c = nullptr;
+            ~in_flight_guard() {
+                if (c) --c->api_in_flight;
+            }
+        } in_flight;
+        if (req.target().starts_with("/data/")) {
+            in_flight.c = &counters_;
+            counters_.max_api_in_flight =
+                std::max(counters_.max_api_in_flight, ++counters_.api_in_flight);
+        }
         std::map<std::string, std::string> headers;
         for (const auto& f : req) {
             std::string name(f.name_string());
@@ -280,9 +293,10 @@ server::reply server::handle(const std::string& method, const std::string& targe
         const auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-        create_log_.push_back(json::object{{"t_ms", t},
-                                           {"wall_us", wall_us},
-                                           {"status", r.act == reply::action::answer ? r.status : 0u}});
+        create_log_.push_back(
+            json::object{{"t_ms", t},
+                         {"wall_us", wall_us},
+                         {"status", r.act == reply::action::answer ? r.status : 0u}});
         return r;
     }
     if (method == "GET" && path.rfind("/data/foundation/catalog/batches", 0) == 0) {
@@ -297,7 +311,9 @@ server::reply server::handle(const std::string& method, const std::string& targe
                        {"bad_requests", counters_.bad_requests},
                        {"lookups", counters_.lookups},
                        {"faults_injected", counters_.faults_injected},
-                       {"connections", counters_.connections}};
+                       {"connections", counters_.connections},
+                       {"api_in_flight", counters_.api_in_flight},
+                       {"max_api_in_flight", counters_.max_api_in_flight}};
         return reply::json_reply(200, o);
     }
     if (method == "GET" && path == "/emulator/batches") {

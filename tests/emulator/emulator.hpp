@@ -63,6 +63,8 @@ struct counters {
     std::uint64_t lookups = 0;
     std::uint64_t faults_injected = 0;
     std::uint64_t connections = 0;
+    std::uint64_t api_in_flight = 0;      // API requests (not IMS) read and not yet answered
+    std::uint64_t max_api_in_flight = 0;  // ... at most, since start
 };
 
 class server {

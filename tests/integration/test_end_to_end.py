@@ -197,6 +197,19 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(len(externals), 200)
 
 
+    def test_concurrency_bounds_requests_in_flight_and_fills_every_slot(self):
+        # Entries are prepared ahead of their request, but never more than http.concurrency
+        # requests are out at once; with a slow server every slot is used.
+        w = World(emulator_args=["--latency", "100ms"])
+        self.addCleanup(w.close)
+        q = w.spool("q")
+        for i in range(120):
+            q.drop(f"e{i:03d}", f"ds{i}")
+        rc, log = w.run_once(w.config(queues=["q"], http={"concurrency": 6}))
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(q.count("done"), 120)
+        self.assertEqual(w.emulator.stats()["max_api_in_flight"], 6)
+
     def test_stop_grace_period_cuts_off_a_hanging_request_without_loss(self):
         w = World(emulator_args=["--fault", "hang=100%"])
         self.addCleanup(w.close)
