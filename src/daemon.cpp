@@ -174,6 +174,8 @@ class daemon_impl {
     asio::awaitable<void> deliver(entry_job& job);
     asio::awaitable<bool> pause(std::chrono::milliseconds d);
     asio::awaitable<bool> pass_gate();
+    asio::awaitable<std::optional<http_outcome>> exchange(const char* kind, const endpoint& ep,
+                                                          http::request<http::string_body>& req);
     asio::awaitable<void> sync_dir(const std::string& dir);
     asio::awaitable<void> flush_dir(std::string dir);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
@@ -1186,6 +1188,20 @@ struct daemon_impl::slot_guard {
     ~slot_guard() { release(); }
 };
 
+// One API request: a request slot, the rate gate, the exchange, its count in /metrics. nullopt
+// when the daemon stops first.
+asio::awaitable<std::optional<http_outcome>> daemon_impl::exchange(
+    const char* kind, const endpoint& ep, http::request<http::string_body>& req) {
+    if (!co_await acquire_slot()) co_return std::nullopt;
+    slot_guard slot{this};
+    if (!co_await pass_gate()) co_return std::nullopt;
+    auto out = co_await client_.send(ep, req);
+    slot.release();
+    metrics_.request(kind, out.failure == transport_failure::none ? out.response.result_int() : 0,
+                     std::chrono::duration<double>(out.elapsed).count());
+    co_return out;
+}
+
 asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
     queue_state& q = *job.q;
     const std::string body = create_batch_body(job.entry, q.cfg.default_input_format);
@@ -1205,17 +1221,12 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
         if (!token) co_return;
 
         if (must_look_up) {
-            if (!co_await acquire_slot()) co_return;
-            slot_guard slot{this};
-            if (!co_await pass_gate()) co_return;
-            ++lookups;
             const auto ep = catalog_ep_;  // kept for the whole exchange, whatever a reload does
             auto req = catalog_lookup_request(*ep, cfg_.platform, q.cfg.sandbox, *token, xid);
-            auto out = co_await client_.send(*ep, req);
-            slot.release();
-            metrics_.request("lookup",
-                             out.failure == transport_failure::none ? out.response.result_int() : 0,
-                             std::chrono::duration<double>(out.elapsed).count());
+            auto sent = co_await exchange("lookup", *ep, req);
+            if (!sent) co_return;
+            ++lookups;
+            const http_outcome& out = *sent;
             lookup_result lr;
             if (out.failure != transport_failure::none) {
                 lr.reason =
@@ -1250,17 +1261,12 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             }
         }
 
-        if (!co_await acquire_slot()) co_return;
-        slot_guard slot{this};
-        if (!co_await pass_gate()) co_return;
-        ++job.attempts;
         const auto ep = import_ep_;
         auto req = create_batch_request(*ep, cfg_.platform, q.cfg.sandbox, *token, body);
-        auto out = co_await client_.send(*ep, req);
-        slot.release();
-        metrics_.request("create",
-                         out.failure == transport_failure::none ? out.response.result_int() : 0,
-                         std::chrono::duration<double>(out.elapsed).count());
+        auto sent = co_await exchange("create", *ep, req);
+        if (!sent) co_return;
+        ++job.attempts;
+        http_outcome& out = *sent;
         std::optional<std::chrono::milliseconds> hint;
         if (out.failure != transport_failure::none) {
             last_reason = std::string(to_string(out.failure)) + " error: " + out.error;
