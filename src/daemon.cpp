@@ -479,18 +479,28 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
             next.errors.push_back(std::string("queue '") + qc.name + "': " + e.what());
         }
     }
+    if (!next.errors.empty() || stopping_) co_return false;
+    // Then the metrics address: a refused reload leaves the old listener where it was.
     std::unique_ptr<metrics_server> new_metrics;
     const bool metrics_moved = n.metrics.listen != cfg_.metrics.listen;
     if (metrics_moved && !n.metrics.listen.empty()) {
-        // Listening on the same port twice fails: close the old listener first when it is.
-        if (metrics_server_) metrics_server_->stop();
         try {
             new_metrics = open_metrics(n.metrics.listen);
-        } catch (const std::exception& e) {
-            next.errors.push_back(e.what());
+        } catch (const std::exception& first) {
+            std::string why = first.what();
             if (metrics_server_) {
-                metrics_server_ = open_metrics(cfg_.metrics.listen);  // put the old one back
+                // The old listener may hold that very address: close it and try again, and
+                // when that fails too, put it back on the port it had.
+                const std::string old_at = metrics_server_->local_address();
+                metrics_server_->stop();
+                try {
+                    new_metrics = open_metrics(n.metrics.listen);
+                } catch (const std::exception& second) {
+                    why = second.what();
+                    metrics_server_ = open_metrics(old_at);
+                }
             }
+            if (!new_metrics) next.errors.push_back(why);
         }
     }
     if (!next.errors.empty() || stopping_) co_return false;

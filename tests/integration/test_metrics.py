@@ -148,6 +148,36 @@ class Metrics(WorldTestCase):
         self.assertEqual(self.get(port, "/healthz")[:2], (200, "text/plain; charset=utf-8"))
         self.assertEqual(d.terminate(), 0)
 
+    def test_reload_moves_the_listener_or_keeps_it(self):
+        import socket
+        w = self.world()
+        cfg = w.config(queues=["a"], metrics={"listen": "127.0.0.1:0"})
+        d = w.start_daemon(cfg)
+        old = self.endpoint(d)
+        # A port someone else holds: the reload is refused and the old listener still answers.
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        self.addCleanup(busy.close)
+        w.config(queues=["a"], metrics={"listen": f"127.0.0.1:{busy.getsockname()[1]}"})
+        d.reload()
+        self.assertIn("reload refused", d.log())
+        self.assertEqual(self.get(old, "/healthz")[0], 200)
+        # A free port: the listener moves there.
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free = probe.getsockname()[1]
+        w.config(queues=["a"], metrics={"listen": f"127.0.0.1:{free}"})
+        d.reload()
+        self.assertRegex(d.log(), r"configuration reloaded .*changed=metrics")
+        self.assertEqual(self.get(free, "/healthz")[0], 200)
+        with self.assertRaises(OSError):
+            self.get(old, "/healthz")
+        m = parse_metrics(self.get(free, "/metrics")[2])
+        self.assertEqual(m['aep_batchd_config_reloads_total{result="success"}'], 1)
+        self.assertEqual(m['aep_batchd_config_reloads_total{result="failure"}'], 1)
+        self.assertEqual(d.terminate(), 0)
+
     def test_metrics_listen_must_be_loopback(self):
         w = self.world()
         cfg = w.config(metrics={"listen": "0.0.0.0:9464"})
