@@ -61,6 +61,12 @@ class Metrics(WorldTestCase):
         total = good + bad_request + unavailable
         wait_for(lambda: q.count("done") + q.count("failed", ".error.json") >= total, 120,
                  "every entry to end")
+        # A record is on disk a moment before the entry is counted (its processing/ file goes
+        # first): wait until the counters have caught up with the files.
+        outcome = 'aep_batchd_entries_total{queue="prod",outcome="%s"}'
+        wait_for(lambda: (m := parse_metrics(self.get(port, "/metrics")[2])).get(
+            outcome % "done", 0) + m.get(outcome % "failed", 0) >= total, 60,
+            "the counters to count every entry")
 
         status, ctype, body = self.get(port, "/metrics")
         self.assertEqual(status, 200)

@@ -99,7 +99,9 @@ class Reload(WorldTestCase):
         # Put prod back: what waited is picked up, each entry once.
         w.config(queues=["dev", "prod"], http={"concurrency": 8})
         d.reload()
-        wait_for(lambda: prod.count("done") >= 900, 120, "prod's waiting entries")
+        # A record is durable before its entry leaves processing/: wait for both.
+        wait_for(lambda: prod.count("done") >= 900 and not prod.names("processing"), 120,
+                 "prod's waiting entries")
         self.assertEqual(prod.names("incoming"), [])
         self.assertEqual(prod.names("processing"), [])
         expected = {f"ds-p{i}" for i in range(600)} | {f"ds-q{i}" for i in range(300)} | \
