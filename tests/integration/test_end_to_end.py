@@ -94,20 +94,20 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(w.emulator.stats()["batches_created"], 50)
 
     def test_backlog_larger_than_the_in_memory_cap_is_drained(self):
-        # The daemon holds at most 10000 names per queue in memory and lists incoming/ again as
-        # it drains; 25000 waiting entries need two refills.
+        # The daemon holds at most 1024 names per queue in memory and lists incoming/ again as
+        # it drains (at half); 6000 waiting entries need about ten refills.
         w = self.world
         cfg = w.config(queues=["big"], http={"concurrency": 32})
         q = w.spool("big")
         incoming = q.path / "incoming"
         incoming.mkdir(parents=True)
-        for i in range(25000):
+        for i in range(6000):
             (incoming / f"e{i:05d}").write_text(f"ds{i}")
         rc, log = w.run_once(cfg, timeout=600)
         self.assertEqual(rc, 0, log[-2000:])
-        self.assertEqual(q.count("done"), 25000)
+        self.assertEqual(q.count("done"), 6000)
         self.assertEqual(q.names("incoming"), [])
-        self.assertEqual(w.emulator.stats()["batches_created"], 25000)
+        self.assertEqual(w.emulator.stats()["batches_created"], 6000)
 
     def test_enqueue_command_feeds_the_daemon(self):
         w = self.world
