@@ -188,9 +188,7 @@ validation_result validate(const config& cfg) {
         } else if (q.spool.front() != '/') {
             r.errors.push_back({p + ".spool", "must be an absolute path"});
         } else {
-            std::string norm = q.spool;
-            while (norm.size() > 1 && norm.back() == '/') norm.pop_back();
-            if (!spools.insert(norm).second) {
+            if (!spools.insert(spool_identity(q.spool)).second) {
                 r.errors.push_back({p + ".spool", "is used by another queue"});
             }
         }
@@ -204,6 +202,11 @@ validation_result validate(const config& cfg) {
         }
     }
     return r;
+}
+
+std::string spool_identity(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
 }
 
 std::optional<listen_address> parse_listen_address(std::string_view text, std::string& why) {

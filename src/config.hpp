@@ -160,6 +160,10 @@ struct listen_address {
 };
 std::optional<listen_address> parse_listen_address(std::string_view text, std::string& why);
 
+// A queue's spool directory as queues are told apart: without trailing slashes. Validation
+// refuses two queues on one spool, and a reload matches old and new queues, by this.
+std::string spool_identity(std::string path);
+
 // Valid x-sandbox-name / dataset id shapes, shared with entry parsing.
 bool is_valid_dataset_id(std::string_view id);
 

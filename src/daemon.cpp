@@ -51,12 +51,6 @@ std::shared_ptr<const endpoint> make_endpoint(const std::string& url) {
     return std::make_shared<const endpoint>(*parse_endpoint(url).value);
 }
 
-// The spool path as queues are matched across a reload: a queue is its spool directory.
-std::string spool_key(std::string path) {
-    while (path.size() > 1 && path.back() == '/') path.pop_back();
-    return path;
-}
-
 double unix_seconds(std::chrono::system_clock::time_point t) {
     return std::chrono::duration<double>(t.time_since_epoch()).count();
 }
@@ -464,9 +458,9 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
     // First everything that can fail, before anything changes: new spools must be usable and
     // a new metrics address must be free.
     std::map<std::string, queue_state*> by_spool;
-    for (auto& q : queues_) by_spool[spool_key(q->cfg.spool)] = q.get();
+    for (auto& q : queues_) by_spool[spool_identity(q->cfg.spool)] = q.get();
     for (const auto& qc : n.queues) {
-        const auto it = by_spool.find(spool_key(qc.spool));
+        const auto it = by_spool.find(spool_identity(qc.spool));
         if (it != by_spool.end() && !it->second->retired) continue;
         const std::string dir = qc.spool;
         const auto prepare = [dir] {
@@ -532,7 +526,7 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
     std::set<queue_state*> kept;
     std::string added_names, removed_names;
     for (const auto& qc : n.queues) {
-        const auto it = by_spool.find(spool_key(qc.spool));
+        const auto it = by_spool.find(spool_identity(qc.spool));
         queue_state* q = nullptr;
         if (it != by_spool.end()) {
             q = it->second;
