@@ -293,6 +293,9 @@ class Spool:
         return json.loads((self.path / "failed" / f"{name}.error.json").read_text())
 
     def count(self, sub, suffix=""):
+        """Files in sub/ whose names end with suffix. Records are counted as
+        count("done", ".json"): a record being written is a temp file (.NAME.json.PID.tmp) in
+        done/ until its rename, and must not be taken for one."""
         d = self.path / sub
         return sum(1 for p in d.iterdir() if p.name.endswith(suffix)) if d.exists() else 0
 

@@ -23,7 +23,7 @@ class Auth(WorldTestCase):
             q.drop(f"e{sent:04d}", f"ds{sent}")
             sent += 1
             time.sleep(0.1)  # pacing of the trickle, not synchronisation
-        wait_for(lambda: q.count("done") >= sent, 60, "every trickled entry")
+        wait_for(lambda: q.count("done", ".json") >= sent, 60, "every trickled entry")
         duration = time.monotonic() - started
         self.assertEqual(daemon.terminate(), 0)
         stats = w.emulator.stats()
@@ -41,7 +41,7 @@ class Auth(WorldTestCase):
             q.drop(f"e{i:03d}", f"ds{i}")
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 200)
+        self.assertEqual(q.count("done", ".json"), 200)
         self.assertEqual(w.emulator.stats()["token_requests"], 1)
 
     def test_ims_down_for_ten_seconds_entries_wait_then_complete(self):
@@ -52,7 +52,7 @@ class Auth(WorldTestCase):
         daemon.wait_started()
         for i in range(20):
             q.drop(f"e{i:02d}", f"ds{i}")
-        wait_for(lambda: q.count("done") >= 20, 120, "entries to complete after IMS recovers")
+        wait_for(lambda: q.count("done", ".json") >= 20, 120, "entries to complete after IMS recovers")
         self.assertEqual(daemon.terminate(), 0)
         self.assertEqual(q.names("failed"), [])
         stats = w.emulator.stats()
@@ -91,7 +91,7 @@ class Auth(WorldTestCase):
         q.drop("a", "ds1")
         rc, log = w.run_once(cfg_path)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 1)
+        self.assertEqual(q.count("done", ".json"), 1)
         del w.daemon_env["CREDENTIALS_DIRECTORY"]
         rc, log = w.run_once(cfg_path)
         self.assertEqual(rc, 78)
@@ -109,7 +109,7 @@ class Auth(WorldTestCase):
         with_cert.write_text(json.dumps(cfg))
         rc, log = w.run_once(with_cert)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 1)
+        self.assertEqual(q.count("done", ".json"), 1)
 
         # Without a certificate the server refuses the handshake: the entry waits, unsent.
         daemon = w.start_daemon(w.config(queues=["q"]))
@@ -118,7 +118,7 @@ class Auth(WorldTestCase):
         wait_for(lambda: "cannot obtain an access token" in daemon.log(), 30, "the refused handshake")
         self.assertEqual(daemon.terminate(), 0)
         self.assertIn("certificate required", daemon.log())
-        self.assertEqual(q.count("done"), 1)
+        self.assertEqual(q.count("done", ".json"), 1)
         self.assertEqual(q.names("failed"), [])
 
     def test_server_not_trusted_means_nothing_is_sent(self):

@@ -81,7 +81,7 @@ class Contract(unittest.TestCase):
 
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(js.count("done") + pq.count("done"), 7, log)
+        self.assertEqual(js.count("done", ".json") + pq.count("done", ".json"), 7, log)
         self.assertEqual(js.names("failed") + pq.names("failed"), [])
         for rec in js.done_records() + pq.done_records():
             self.assertEqual(rec["batchId"], "01EQ1C48TR4GD4FE7NH2522TCQ")  # Prism's example

@@ -50,9 +50,9 @@ class Delivery(WorldTestCase):
         for kill in range(10):
             daemon = w.start_daemon(cfg)
             daemon.wait_started()
-            before = q.count("done")
+            before = q.count("done", ".json")
             # Kill at a random moment once some progress was made (so each kill interrupts work).
-            wait_for(lambda: q.count("done") > before or writer_done.is_set() and q.count("done") >= total,
+            wait_for(lambda: q.count("done", ".json") > before or writer_done.is_set() and q.count("done", ".json") >= total,
                      60, f"progress before kill {kill}")
             time.sleep(rng.uniform(0.0, 0.3))  # the random instant of the crash
             daemon.proc.send_signal(signal.SIGKILL)
@@ -94,7 +94,7 @@ class Delivery(WorldTestCase):
         b.wait_started()
         for i in range(1000):
             q.drop(f"e{i:04d}", f"ds{i}")
-        wait_for(lambda: q.count("done") >= 1000, 120, "1000 entries done by two daemons")
+        wait_for(lambda: q.count("done", ".json") >= 1000, 120, "1000 entries done by two daemons")
         self.assertEqual(a.terminate(), 0)
         self.assertEqual(b.terminate(), 0)
         assert_exactly_once(self, w, [q], 1000)
@@ -130,10 +130,10 @@ class Delivery(WorldTestCase):
         daemon = w.start_daemon(cfg)
         daemon.wait_started()
         wait_for(lambda: "No space left on device" in daemon.log(), 60, "the disk to fill up")
-        self.assertLess(q.count("done"), 300)
+        self.assertLess(q.count("done", ".json"), 300)
         for f in fillers.iterdir():
             f.unlink()  # space returns
-        wait_for(lambda: q.count("done") >= 300, 120, "every entry once space returns")
+        wait_for(lambda: q.count("done", ".json") >= 300, 120, "every entry once space returns")
         self.assertEqual(daemon.terminate(), 0)
         assert_exactly_once(self, w, [q], 300)
         self.assertIn("retrying", daemon.log())

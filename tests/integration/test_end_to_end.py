@@ -35,7 +35,7 @@ class EndToEnd(unittest.TestCase):
             dev.drop(f"d{i:04d}", f"  dsD{i}  ")
             expected[("dev", f"d{i:04d}")] = (f"dsD{i}", None, "Parquet")
 
-        wait_for(lambda: prod.count("done") + dev.count("done") >= 1000, 180,
+        wait_for(lambda: prod.count("done", ".json") + dev.count("done", ".json") >= 1000, 180,
                  "1000 done records (picked up by inotify, without restart)")
         self.assertEqual(daemon.terminate(), 0, daemon.log())
 
@@ -89,7 +89,7 @@ class EndToEnd(unittest.TestCase):
             q.drop(f"e{i}", f"ds{i}")
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 50)
+        self.assertEqual(q.count("done", ".json"), 50)
         self.assertEqual(q.names("incoming"), [])
         self.assertEqual(w.emulator.stats()["batches_created"], 50)
 
@@ -105,7 +105,7 @@ class EndToEnd(unittest.TestCase):
             (incoming / f"e{i:05d}").write_text(f"ds{i}")
         rc, log = w.run_once(cfg, timeout=600)
         self.assertEqual(rc, 0, log[-2000:])
-        self.assertEqual(q.count("done"), 6000)
+        self.assertEqual(q.count("done", ".json"), 6000)
         self.assertEqual(q.names("incoming"), [])
         self.assertEqual(w.emulator.stats()["batches_created"], 6000)
 
@@ -183,14 +183,14 @@ class EndToEnd(unittest.TestCase):
             q.drop(f"e{i:03d}", f"ds{i}")
         daemon = w.start_daemon(cfg)
         daemon.wait_started()
-        wait_for(lambda: q.count("done") >= 10, 60, "the first batches")
+        wait_for(lambda: q.count("done", ".json") >= 10, 60, "the first batches")
         self.assertEqual(daemon.terminate(timeout=60), 0, daemon.log())
         self.assertIn('stopping reason=SIGTERM', daemon.log())
-        first = q.count("done")
+        first = q.count("done", ".json")
         self.assertLess(first, 200, "the stop came too late to test anything")
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 200)
+        self.assertEqual(q.count("done", ".json"), 200)
         self.assertEqual(q.names("failed"), [])
         externals = [b["externalId"] for b in w.emulator.batches()]
         self.assertEqual(len(externals), len(set(externals)), "a batch was created twice")
@@ -207,7 +207,7 @@ class EndToEnd(unittest.TestCase):
             q.drop(f"e{i:03d}", f"ds{i}")
         rc, log = w.run_once(w.config(queues=["q"], http={"concurrency": 6}))
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 120)
+        self.assertEqual(q.count("done", ".json"), 120)
         self.assertEqual(w.emulator.stats()["max_api_in_flight"], 6)
 
     def test_stop_grace_period_cuts_off_a_hanging_request_without_loss(self):

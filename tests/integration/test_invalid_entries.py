@@ -60,7 +60,7 @@ class InvalidEntries(unittest.TestCase):
 
         expected_failures = set(cases) | {"symlink", "fifo", "a-directory", "symlink-in-place",
                                           "fifo-in-place", "directory-in-place", "hardlink-in-place"}
-        wait_for(lambda: q.count("failed", ".error.json") >= len(expected_failures) and q.count("done") >= 1,
+        wait_for(lambda: q.count("failed", ".error.json") >= len(expected_failures) and q.count("done", ".json") >= 1,
                  30, "every bad entry in failed/ and the good one in done/ (event-driven, no rescan)")
         self.assertIsNone(daemon.proc.poll(), "the daemon must keep running")
 

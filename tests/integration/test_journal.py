@@ -82,7 +82,7 @@ class Journal(WorldTestCase):
             q.drop(f"e{i}", f"ds-{i}")
         proc, log_path = self.start(w, w.config(queues=["prod"], log={"journal_fields": True}),
                                     jdir)
-        wait_for(lambda: q.count("done") >= 3, 60, "three batches")
+        wait_for(lambda: q.count("done", ".json") >= 3, 60, "three batches")
         def batch_entries():
             found = [e for e in list(journal.received)
                      if e.get("MESSAGE", "").startswith("batch created")]
@@ -118,7 +118,7 @@ class Journal(WorldTestCase):
         q = w.spool("prod")
         q.drop("e0", "ds-0")
         proc, log_path = self.start(w, w.config(queues=["prod"]), jdir)
-        wait_for(lambda: q.count("done") >= 1, 60, "the batch")
+        wait_for(lambda: q.count("done", ".json") >= 1, 60, "the batch")
         wait_for(lambda: "<6>batch created queue=prod" in log_path.read_text(), 30,
                  "a <6>-prefixed line on stderr")
         self.assertEqual(journal.received, [])
@@ -133,7 +133,7 @@ class Journal(WorldTestCase):
         q.drop("e0", "ds-0")
         proc, log_path = self.start(w, w.config(queues=["prod"], log={"journal_fields": True}),
                                     jdir)
-        wait_for(lambda: q.count("done") >= 1, 60, "the batch")
+        wait_for(lambda: q.count("done", ".json") >= 1, 60, "the batch")
         wait_for(lambda: "<6>batch created queue=prod" in log_path.read_text(), 30,
                  "the line on stderr when the journal is unreachable")
         proc.terminate()

@@ -59,7 +59,7 @@ class Metrics(WorldTestCase):
                                     metrics={"listen": "127.0.0.1:0"}))
         port = self.endpoint(d)
         total = good + bad_request + unavailable
-        wait_for(lambda: q.count("done") + q.count("failed", ".error.json") >= total, 120,
+        wait_for(lambda: q.count("done", ".json") + q.count("failed", ".error.json") >= total, 120,
                  "every entry to end")
         # A record is on disk a moment before the entry is counted (its processing/ file goes
         # first): wait until the counters have caught up with the files.
@@ -131,7 +131,7 @@ class Metrics(WorldTestCase):
         self.assertEqual(m['aep_batchd_entries_in_flight'], 1)  # waiting for a token
         # IMS comes back: healthy again, the entry goes through.
         w.emulator.request("POST", "/emulator/ims-up")
-        wait_for(lambda: q.count("done") >= 1, 120, "the entry once IMS is back")
+        wait_for(lambda: q.count("done", ".json") >= 1, 120, "the entry once IMS is back")
         wait_for(lambda: self.get(port, "/healthz")[0] == 200, 60, "/healthz to recover")
         self.assertEqual(d.terminate(), 0)
 
@@ -150,7 +150,7 @@ class Metrics(WorldTestCase):
         self.assertRegex(body, r"no batch created for \d+ s while 1 entries wait")
         m = parse_metrics(self.get(port, "/metrics")[2])
         self.assertGreater(m['aep_batchd_oldest_pending_age_seconds{queue="prod"}'], -1)
-        wait_for(lambda: q.count("done") >= 1, 60, "the slow entry")
+        wait_for(lambda: q.count("done", ".json") >= 1, 60, "the slow entry")
         self.assertEqual(self.get(port, "/healthz")[:2], (200, "text/plain; charset=utf-8"))
         self.assertEqual(d.terminate(), 0)
 

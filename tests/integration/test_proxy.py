@@ -29,7 +29,7 @@ class Proxy(WorldTestCase):
             q.drop(f"e{i}", f"ds{i}")
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 20)
+        self.assertEqual(q.count("done", ".json"), 20)
         targets = {t for t, _ in proxy.connects}
         self.assertEqual(targets, {f"127.0.0.1:{w.emulator.port}"}, "IMS and API both tunnelled")
         self.assertLessEqual(len(proxy.connects), 16 + 2, "tunnels are kept alive and reused")
@@ -52,7 +52,7 @@ class Proxy(WorldTestCase):
         self.assertEqual(daemon.terminate(), 0)
         self.assertIn("HTTP 407", daemon.log())
         self.assertNotIn("wrong:wrong", daemon.log())
-        self.assertEqual(q.count("done"), 0)
+        self.assertEqual(q.count("done", ".json"), 0)
         self.assertEqual(q.names("failed"), [])
 
     def test_environment_proxy_and_no_proxy(self):
@@ -63,14 +63,14 @@ class Proxy(WorldTestCase):
         w.daemon_env["https_proxy"] = f"http://127.0.0.1:{proxy.port}"
         rc, log = w.run_once(w.config(queues=["q"]))
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 1)
+        self.assertEqual(q.count("done", ".json"), 1)
         self.assertTrue(proxy.connects, "https_proxy from the environment is used")
         before = len(proxy.connects)
         w.daemon_env["no_proxy"] = "localhost,127.0.0.1"
         q.drop("b", "ds2")
         rc, log = w.run_once(w.config(queues=["q"]))
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 2)
+        self.assertEqual(q.count("done", ".json"), 2)
         self.assertEqual(len(proxy.connects), before, "no_proxy hosts are reached directly")
 
     def test_bad_proxy_settings_are_config_errors(self):

@@ -54,7 +54,7 @@ class Reload(WorldTestCase):
 
         # Reload while prod is being fed: add dev, lower the concurrency.
         feeder = Producer(prod, "p", 600)
-        wait_for(lambda: prod.count("done") >= 50, 60, "entries flowing before the reload")
+        wait_for(lambda: prod.count("done", ".json") >= 50, 60, "entries flowing before the reload")
         w.config(queues=["prod", "dev"], http={"concurrency": 4})
         d.reload()
         self.assertIn("configuration reloaded", d.log())
@@ -63,7 +63,7 @@ class Reload(WorldTestCase):
         for i in range(100):
             dev.drop(f"d{i:05d}", f"ds-d{i}")
         feeder.join()
-        wait_for(lambda: prod.count("done") >= 600 and dev.count("done") >= 100, 120,
+        wait_for(lambda: prod.count("done", ".json") >= 600 and dev.count("done", ".json") >= 100, 120,
                  "every entry of both queues")
 
         # systemd's reload protocol: RELOADING=1 with the monotonic time, then READY=1.
@@ -85,7 +85,7 @@ class Reload(WorldTestCase):
         feeder.join()
         # In-flight prod entries finish; the rest wait in incoming/ untouched.
         wait_for(lambda: prod.count("processing") == 0, 60, "prod's in-flight entries to end")
-        settled = prod.count("done")
+        settled = prod.count("done", ".json")
         left = prod.names("incoming")
         self.assertGreater(len(left), 0, "the removed queue's entries should wait on disk")
         self.assertEqual(settled + len(left), 900)
@@ -93,14 +93,14 @@ class Reload(WorldTestCase):
         # dev keeps working meanwhile.
         for i in range(100, 120):
             dev.drop(f"d{i:05d}", f"ds-d{i}")
-        wait_for(lambda: dev.count("done") >= 120, 60, "dev entries after prod was removed")
-        self.assertEqual(prod.count("done"), settled, "a removed queue must not be served")
+        wait_for(lambda: dev.count("done", ".json") >= 120, 60, "dev entries after prod was removed")
+        self.assertEqual(prod.count("done", ".json"), settled, "a removed queue must not be served")
 
         # Put prod back: what waited is picked up, each entry once.
         w.config(queues=["dev", "prod"], http={"concurrency": 8})
         d.reload()
         # A record is durable before its entry leaves processing/: wait for both.
-        wait_for(lambda: prod.count("done") >= 900 and not prod.names("processing"), 120,
+        wait_for(lambda: prod.count("done", ".json") >= 900 and not prod.names("processing"), 120,
                  "prod's waiting entries")
         self.assertEqual(prod.names("incoming"), [])
         self.assertEqual(prod.names("processing"), [])
@@ -146,7 +146,7 @@ class Reload(WorldTestCase):
         self.assertNotIn("configuration reloaded", d.log())
 
         feeder.join()
-        wait_for(lambda: prod.count("done") >= 300, 120, "entries under the old configuration")
+        wait_for(lambda: prod.count("done", ".json") >= 300, 120, "entries under the old configuration")
         self.assert_each_once(w, {f"ds-p{i}" for i in range(300)})
         # Each refused reload still ends with READY=1.
         msgs = list(mgr.messages)
@@ -162,7 +162,7 @@ class Reload(WorldTestCase):
         d = w.start_daemon(cfg)
         d.wait_started()
         prod.drop("a", "ds-a")
-        wait_for(lambda: prod.count("done") >= 1, 60, "the first entry")
+        wait_for(lambda: prod.count("done", ".json") >= 1, 60, "the first entry")
         tokens_before = w.emulator.stats()["token_requests"]
 
         # A rotated secret that IMS does not know yet: the daemon drops its token and asks anew.
@@ -175,7 +175,7 @@ class Reload(WorldTestCase):
         # The right secret again: the waiting entry goes through.
         w.secret_file.write_text(w.secret + "\n")
         d.reload()
-        wait_for(lambda: prod.count("done") >= 2, 120, "the entry after the secret was fixed")
+        wait_for(lambda: prod.count("done", ".json") >= 2, 120, "the entry after the secret was fixed")
         self.assertGreaterEqual(w.emulator.stats()["token_requests"], tokens_before + 2)
         self.assertEqual(prod.count("failed"), 0)
         self.assertEqual(d.terminate(), 0)
@@ -193,7 +193,7 @@ class Reload(WorldTestCase):
         wait_for(lambda: w.emulator.stats()["batch_requests"] >= 8, 60, "8 requests in flight")
         w.config(queues=["prod"], http={"concurrency": 2, "request_timeout": "20s"})
         d.reload()
-        wait_for(lambda: prod.count("done") >= 8, 60, "the requests in flight")
+        wait_for(lambda: prod.count("done", ".json") >= 8, 60, "the requests in flight")
         self.assertEqual(w.emulator.stats()["batch_requests"], 8, "nothing was resent")
         self.assert_each_once(w, {f"ds-{i}" for i in range(8)})
         self.assertEqual(d.terminate(), 0)

@@ -39,7 +39,7 @@ class Systemd(unittest.TestCase):
             q.drop(f"e{i}", f"ds{i}")
         daemon = w.start_daemon(w.config(queues=["q"]))
         wait_for(lambda: "READY=1" in mgr.lines(), 60, "READY=1")
-        wait_for(lambda: q.count("done") >= 20, 60, "the entries")
+        wait_for(lambda: q.count("done", ".json") >= 20, 60, "the entries")
         wait_for(lambda: mgr.lines().count("WATCHDOG=1") >= 5, 30, "watchdog keep-alives")
         wait_for(lambda: any("done 20" in l for l in mgr.lines() if l.startswith("STATUS=")), 30,
                  "a STATUS= line with the done count")
@@ -60,7 +60,7 @@ class Systemd(unittest.TestCase):
         w.daemon_env["WATCHDOG_USEC"] = "100000"  # without NOTIFY_SOCKET: ignored
         rc, log = w.run_once(w.config(queues=["q"]))
         self.assertEqual(rc, 0, log)
-        self.assertEqual(q.count("done"), 1)
+        self.assertEqual(q.count("done", ".json"), 1)
 
     def test_unit_file_verifies(self):
         analyze = shutil.which("systemd-analyze")
