@@ -57,6 +57,18 @@ bool read_batch(const boost::json::object& o, std::string_view fallback_id, crea
             r.stage_path = std::string(sp->get_array()[0].get_string());
         }
     }
+    if (const auto* rel = o.if_contains("relatedObjects"); rel && rel->is_array()) {
+        for (const auto& ro : rel->get_array()) {
+            if (!ro.is_object()) continue;
+            const auto* type = ro.get_object().if_contains("type");
+            const auto* id = ro.get_object().if_contains("id");
+            if (type && type->is_string() && type->get_string() == "dataSet" && id &&
+                id->is_string()) {
+                r.dataset_id = std::string(id->get_string());
+                break;
+            }
+        }
+    }
     return true;
 }
 

@@ -41,6 +41,7 @@ struct create_result {
     std::string batch_id;
     std::string stage_path;       // tags.acp_stagePath[0]; empty when absent
     std::string status;           // the batch's status, e.g. "loading"
+    std::string dataset_id;       // relatedObjects' dataSet id, when the answer names one
     boost::json::value response;  // the parsed 201 body
     std::string reason;           // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said

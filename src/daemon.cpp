@@ -26,6 +26,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -44,6 +45,8 @@ using namespace std::chrono_literals;
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto rescan_interval = 60s;  // safety net for events inotify could not deliver
+// Up to this many files waiting for one sync are fsynced one by one; more take one syncfs.
+constexpr std::size_t few_files_to_sync = 4;
 }  // namespace
 
 namespace {
@@ -109,6 +112,8 @@ struct entry_job {
     batch_entry entry;
     int attempts = 0;
     bool may_exist = false;   // an earlier run may have sent it: ask Catalog before sending
+    bool in_place = false;    // stamped: its record replaces its content (spool::write_record_in_place)
+    bool torn = false;        // its content was torn after its batch was created: Catalog only
     work_item item;           // as taken from the work queue; finished with the entry
     bool handed_off = false;  // its recording went on in a task of its own (see record_later)
 };
@@ -171,7 +176,10 @@ class daemon_impl {
     asio::awaitable<std::optional<http_outcome>> exchange(const char* kind, const endpoint& ep,
                                                           http::request<http::string_body>& req);
     asio::awaitable<void> sync_dir(const std::string& dir);
-    asio::awaitable<void> flush_dir(std::string dir);
+    asio::awaitable<void> sync_spool(const spool& sp, const std::string& file);
+    using sync_op = std::function<void(const std::vector<std::string>& files)>;
+    asio::awaitable<void> group_sync(const std::string& key, const std::string& file, sync_op op);
+    asio::awaitable<void> run_syncs(std::string key, sync_op op);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
     asio::awaitable<void> record_later(entry_job& job, const create_result& r, bool recovered);
@@ -219,11 +227,12 @@ class daemon_impl {
     std::unique_ptr<inotify_watcher> watcher_;
     std::set<asio::steady_timer*> sleepers_;  // retry pauses, cut short at stop
 
-    // Group commit of directory syncs: every rename into a directory needs an fsync of that
-    // directory before it is durable; one fsync that starts after a rename covers it, so all
-    // entries that renamed while a sync was running share the next one.
-    struct dir_sync_state {
-        explicit dir_sync_state(asio::io_context& ioc) : done(ioc) {
+    // Group commit: a change (a rename into a directory, a stamp, a record written in place)
+    // is durable once a sync that started after it has ended: a directory fsync, or syncfs of
+    // the spool's file system. All entries that made changes while a sync was running share
+    // the next one. Keyed by "dir:<path>" or "fs:<spool root>".
+    struct sync_state {
+        explicit sync_state(asio::io_context& ioc) : done(ioc) {
             done.expires_at(std::chrono::steady_clock::time_point::max());
         }
         bool running = false;
@@ -232,14 +241,16 @@ class daemon_impl {
         std::uint64_t finished = 0;  // ... and ended
         std::uint64_t last_ok = 0;   // the last generation that succeeded
         std::string error;           // why the last one failed
+        std::vector<std::string> files;  // the files changed for the next sync, when named
         asio::steady_timer done;     // waiters sleep here; each finished sync wakes them all
     };
-    std::map<std::string, std::unique_ptr<dir_sync_state>> dir_syncs_;
+    std::map<std::string, std::unique_ptr<sync_state>> syncs_;
     sd_notifier notify_;
     asio::steady_timer heartbeat_timer_{ioc_};
     asio::steady_timer grace_timer_{ioc_};
     std::string last_batch_;
     std::uint64_t dir_fsyncs_ = 0;
+    std::uint64_t fs_syncs_ = 0;
     std::mt19937_64 rng_{std::random_device{}()};
     bool stopping_ = false;
     bool started_ = false;
@@ -807,11 +818,22 @@ int daemon_impl::run() {
     ioc_.run();
     client_.close_idle();
     files_.join();
+    // Records moved into done/ since the last sync: their moves reach the disk before exit
+    // (their content already has; a crash would only have left them to be filed at start).
+    for (const auto& q : queues_) {
+        try {
+            q->sp.sync_file_system();
+            ++fs_syncs_;
+        } catch (const spool_error& e) {
+            log_.warn("cannot sync the spool at stop", {{"queue", q->cfg.name}, {"error", e.what()}});
+        }
+    }
     const auto& net = client_.stats();
     log_.info("aep-batchd stopped",
               {{"done", static_cast<std::int64_t>(done_count_)},
                {"failed", static_cast<std::int64_t>(failed_count_)},
                {"dir_fsyncs", static_cast<std::int64_t>(dir_fsyncs_)},
+               {"fs_syncs", static_cast<std::int64_t>(fs_syncs_)},
                {"connections", static_cast<std::int64_t>(net.connections_opened)},
                {"tls_handshakes", static_cast<std::int64_t>(net.tls_handshakes)},
                {"tls_resumed", static_cast<std::int64_t>(net.tls_resumed)},
@@ -910,37 +932,65 @@ asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
 // Returns once `dir` has been fsynced after the call began; throws spool_error when that fsync
 // failed. Calls that overlap share one fsync (group commit).
 asio::awaitable<void> daemon_impl::sync_dir(const std::string& dir) {
-    auto& slot = dir_syncs_[dir];
-    if (!slot) slot = std::make_unique<dir_sync_state>(ioc_);
-    dir_sync_state& st = *slot;
-    // A sync that starts from now on covers the caller's rename; a running one may not.
+    const std::string key = "dir:" + dir, none;
+    sync_op op = [dir](const std::vector<std::string>&) { fsync_directory(dir); };
+    co_await group_sync(key, none, std::move(op));
+}
+
+// Returns once `file` (a path in the spool) is on the disk, by a sync that began after the
+// call: an fsync of each file when only a few are waiting, else syncfs of the spool's file
+// system, which writes everything on it that is not yet on the disk with a single flush.
+// (syncfs alone would make the first entry after start wait for whatever else is unwritten on
+// that file system, such as a backlog that was just created.)
+asio::awaitable<void> daemon_impl::sync_spool(const spool& sp, const std::string& file) {
+    const std::string key = "fs:" + sp.root();
+    const spool* p = &sp;
+    sync_op op = [p](const std::vector<std::string>& files) {
+        if (files.size() > few_files_to_sync) {
+            p->sync_file_system();
+            return;
+        }
+        for (const auto& f : files) sync_file(f);
+    };
+    co_await group_sync(key, file, std::move(op));
+}
+
+asio::awaitable<void> daemon_impl::group_sync(const std::string& key, const std::string& file,
+                                              sync_op op) {
+    auto& slot = syncs_[key];
+    if (!slot) slot = std::make_unique<sync_state>(ioc_);
+    sync_state& st = *slot;
+    // A sync that starts from now on covers the caller's changes; a running one may not.
     const std::uint64_t need = st.started + 1;
+    if (!file.empty()) st.files.push_back(file);
     if (st.running) {
         st.wanted_again = true;
     } else {
         st.running = true;
-        asio::co_spawn(ioc_, flush_dir(dir), asio::detached);
+        asio::co_spawn(ioc_, run_syncs(key, std::move(op)), asio::detached);
     }
     while (st.finished < need) co_await st.done.async_wait(nothrow);
     if (st.last_ok < need) throw spool_error(st.error);
 }
 
-asio::awaitable<void> daemon_impl::flush_dir(std::string dir) {
-    dir_sync_state& st = *dir_syncs_.at(dir);
-    const auto op = [dir] {
-        fsync_directory(dir);
-        return true;
-    };
+asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
+    sync_state& st = *syncs_.at(key);
     do {
         st.wanted_again = false;
         const auto generation = ++st.started;
+        std::vector<std::string> files = std::move(st.files);
+        st.files.clear();
+        const auto once = [&op, &files] {
+            op(files);
+            return true;
+        };
         try {
-            co_await blocking(op);
+            co_await blocking(once);
             st.last_ok = generation;
         } catch (const std::exception& e) {
             st.error = e.what();
         }
-        ++dir_fsyncs_;
+        ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
         st.finished = generation;
         st.done.cancel();
     } while (st.wanted_again);
@@ -1017,12 +1067,16 @@ struct taken_entry {
         read_error,    // cannot read (error): stays in processing/
         unreadable,    // not an entry (reason): goes to failed/
         already_done,  // resumed, and done/ holds its record: leftover removed
+        recorded,      // the file already holds its own complete record: filed into done/
         ready,         // send it (entry has its externalId)
     } k = kind::gone;
     std::string error;
     batch_entry entry;
     bool may_exist = false;  // an earlier run may have sent it: ask Catalog first
-    bool id_durable = true;  // false: the externalId still has to reach the disk
+    bool stamped = false;    // the file carries its externalId as an extended attribute
+    bool fresh_id = false;   // the externalId was made now (the entry had none)
+    bool torn = false;       // stamped, but a crash tore its content while its record was
+                             // written: a batch exists, to be found through Catalog only
     std::string warning;     // a problem worth a log line that did not stop the entry
 };
 
@@ -1061,7 +1115,30 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
         t.error = rr.reason;
         return t;
     }
+    if (rr.external_id && spool::is_record_of(rr.content, *rr.external_id)) {
+        // Its record was written in place and a crash (or a power loss that undid the move)
+        // came before it reached done/: only the move is left.
+        t.entry.external_id = rr.external_id;
+        try {
+            t.error = sp.file_record(name, *rr.external_id);
+            t.k = kind::recorded;
+        } catch (const spool_error& e) {
+            t.k = kind::read_error;
+            t.error = e.what();
+        }
+        return t;
+    }
     auto parsed = parse_entry(rr.content);
+    if (!parsed.value && rr.external_id) {
+        // Only a read entry is stamped, and only a created batch's record replaces the content:
+        // a stamped file that is neither was torn by a crash while its record was written.
+        t.entry.external_id = rr.external_id;
+        t.may_exist = true;
+        t.stamped = true;
+        t.torn = true;
+        t.k = kind::ready;
+        return t;
+    }
     if (!parsed.value) {
         t.k = kind::unreadable;
         t.error = parsed.error;
@@ -1076,18 +1153,25 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
         t.may_exist = true;
     }
     t.k = kind::ready;
-    if (!t.entry.external_id) {
+    if (rr.external_id) {
+        t.stamped = *rr.external_id == *t.entry.external_id;
+    } else {
         // The externalId is durable before the first send, so that a resend after a crash
-        // reuses it: stamped on the file itself (one fsync). Where the file system takes no
-        // extended attributes (or the stamp failed), the daemon rewrites the entry instead.
-        t.entry.external_id = new_external_id();
+        // reuses it, and so that a crash while the record replaces the content is recognised:
+        // stamped on the file itself, made durable by the caller's file-system sync, which
+        // serves many entries at once. An entry's own externalId is stamped too. Where the file
+        // system takes no extended attributes (or the stamp failed), an entry without its own
+        // externalId is rewritten instead.
+        const bool fresh = !t.entry.external_id;
+        t.fresh_id = fresh;
+        if (fresh) t.entry.external_id = new_external_id();
         try {
-            t.id_durable = sp.stamp_external_id(name, *t.entry.external_id);
+            t.stamped =
+                sp.stamp_external_id(name, *t.entry.external_id, spool::dir_sync::by_caller);
         } catch (const spool_error& e) {
-            t.id_durable = false;
-            t.warning = e.what();
+            if (fresh) t.warning = e.what();
         }
-        return t;
+        if (fresh) return t;
     }
     if (t.may_exist) {
         try {
@@ -1146,37 +1230,43 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
             log_.info("entry was already recorded in done/; removed its leftover",
                       {{"queue", q.cfg.name}, {"entry", name}});
             co_return;
+        case kind::recorded:
+            log_.info("entry already held its record; moved it to done/",
+                      {{"queue", q.cfg.name}, {"entry", name}, {"path", t.error}});
+            co_return;
         case kind::ready:
             break;
     }
     job.entry = std::move(t.entry);
     job.may_exist = t.may_exist;
-    if (!t.id_durable) {
-        const std::string xid = *job.entry.external_id;
-        const std::string content = serialize_entry(job.entry);
-        const auto stamp = [sp, name, xid] { return sp->stamp_external_id(name, xid); };
-        const auto rewrite = [sp, name, content] {
-            sp->rewrite_claimed(name, content, spool::dir_sync::by_caller);
-            return true;
-        };
-        const std::string processing_dir = sp->path("processing", "");
-        bool first = true;
-        while (true) {
-            try {
-                // The stamp failed only when the file system takes no extended attributes, or
-                // for an I/O error that may pass (then it is tried again first).
-                if (first || !co_await blocking(stamp)) {
-                    co_await blocking(rewrite);
-                    co_await sync_dir(processing_dir);
-                }
-                break;
-            } catch (const spool_error& e) {
-                log_.error("cannot persist the entry's externalId; retrying",
-                           {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
+    job.in_place = t.stamped;
+    job.torn = t.torn;
+    const std::string xid = *job.entry.external_id;
+    const std::string content = job.entry.dataset_id.empty() ? "" : serialize_entry(job.entry);
+    const auto rewrite = [sp, name, content] {
+        sp->rewrite_claimed(name, content, spool::dir_sync::by_caller);
+        return true;
+    };
+    // A fresh externalId that could not be stamped (a file system without user extended
+    // attributes) is written into the entry instead, rewritten as JSON.
+    bool rewrite_needed = t.fresh_id && !t.stamped;
+    const std::string claimed_path = sp->path("processing", name);
+    while (true) {
+        try {
+            if (rewrite_needed) {
+                co_await blocking(rewrite);
+                co_await sync_dir(sp->path("processing", ""));
+                rewrite_needed = false;
             }
-            first = false;
-            if (!co_await pause(5s)) co_return;
+            // Claim and stamp are on the disk before the first request (one sync serves every
+            // entry taken meanwhile).
+            co_await sync_spool(*sp, claimed_path);
+            break;
+        } catch (const spool_error& e) {
+            log_.error("cannot persist the entry's externalId; retrying",
+                       {{"queue", q.cfg.name}, {"entry", name}, {"error", e.what()}});
         }
+        if (!co_await pause(5s)) co_return;
     }
     co_await deliver(job);
 }
@@ -1208,7 +1298,8 @@ asio::awaitable<std::optional<http_outcome>> daemon_impl::exchange(
 
 asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
     queue_state& q = *job.q;
-    const std::string body = create_batch_body(job.entry, q.cfg.default_input_format);
+    const std::string body =
+        job.torn ? std::string() : create_batch_body(job.entry, q.cfg.default_input_format);
     const std::string& xid = *job.entry.external_id;
     // When the outcome of an earlier send is unknown (crash, reset after writing, unreadable
     // 201), Catalog is asked for a batch with our externalId before anything is resent.
@@ -1241,6 +1332,22 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
             if (lr.outcome == lookup_result::kind::found) {
                 co_await record_later(job, lr.batch, true);
                 co_return;
+            }
+            if (lr.outcome == lookup_result::kind::not_found && job.torn) {
+                // Its batch was created (only then is the content replaced), but what to send
+                // again is gone: Catalog is asked again until it lists the batch.
+                if (lookups >= cfg_.retry.max_attempts) {
+                    const std::string why =
+                        "a crash tore this entry while its record was written, after its batch "
+                        "was created, and Catalog lists no batch with externalId " +
+                        xid + " after " + std::to_string(lookups) + " look-ups";
+                    co_await record_failure(job, why, std::nullopt, {}, {});
+                    co_return;
+                }
+                log_.warn("batch of a torn entry not in Catalog yet; will ask again",
+                          {{"queue", q.cfg.name}, {"entry", job.name}, {"external_id", xid}});
+                if (!co_await pause(retry_delay(lookups, std::nullopt))) co_return;
+                continue;
             }
             if (lr.outcome == lookup_result::kind::not_found) {
                 must_look_up = false;
@@ -1353,7 +1460,13 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
     boost::json::object rec;
     rec["queue"] = q.cfg.name;
     rec["entry"] = valid_utf8(job.name);
-    rec["datasetId"] = job.entry.dataset_id;
+    // A torn entry's dataset id survives only in Catalog's answer.
+    if (job.entry.dataset_id.empty() && !r.dataset_id.empty()) job.entry.dataset_id = r.dataset_id;
+    if (job.entry.dataset_id.empty()) {
+        rec["datasetId"] = nullptr;
+    } else {
+        rec["datasetId"] = job.entry.dataset_id;
+    }
     rec["externalId"] = *job.entry.external_id;
     rec["batchId"] = r.batch_id;
     if (r.stage_path.empty()) {
@@ -1370,6 +1483,15 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
     const spool* sp = &q.sp;
     const std::string name = job.name, xid = *job.entry.external_id;
     // The batch exists: its record must reach the disk, however long the disk takes to allow it.
+    //
+    // A stamped entry gets its record in its own file: the content is replaced in place, the
+    // file system synced (with every other entry's changes since the last sync), and the file
+    // moved into done/. No file is created or removed, and a crash at any instant leaves either
+    // the entry, a complete record (filed at the next start) or a torn mix with the stamp
+    // (recovered through Catalog). Otherwise the record is a new file, written and synced
+    // before the entry is removed.
+    const auto in_place = [sp, name, text] { return sp->write_record_in_place(name, text); };
+    const auto file = [sp, name, xid] { return sp->file_record(name, xid); };
     const auto record = [sp, name, xid, text] {
         return sp->record_done(name, xid, text, spool::dir_sync::by_caller);
     };
@@ -1378,19 +1500,32 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
         return true;
     };
     const std::string done_dir = sp->path("done", "");
+    const std::string claimed_path = sp->path("processing", name);
     bool written = false, synced = false;  // a retry never writes a second record
+    bool separate = !job.in_place;
     while (true) {
         try {
-            // The record is durable (file and directory synced) before the entry goes away.
+            if (!written && !separate) {
+                written = co_await blocking(in_place);
+                separate = !written;
+            }
             if (!written) {
                 co_await blocking(record);
                 written = true;
             }
             if (!synced) {
-                co_await sync_dir(done_dir);
+                if (separate) {
+                    co_await sync_dir(done_dir);
+                } else {
+                    co_await sync_spool(*sp, claimed_path);
+                }
                 synced = true;
             }
-            co_await blocking(remove);
+            if (separate) {
+                co_await blocking(remove);
+            } else {
+                co_await blocking(file);
+            }
             break;
         } catch (const spool_error& e) {
             log_.error("cannot record a created batch; retrying", {{"queue", q.cfg.name},

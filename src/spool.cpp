@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -83,6 +84,12 @@ void fsync_directory(const std::string& dir) {
     fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
     if (d.fd < 0) throw_errno("cannot open directory", dir, errno);
     if (::fsync(d.fd) != 0) throw_errno("cannot sync directory", dir, errno);
+}
+
+void sync_file(const std::string& path) {
+    fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) throw_errno("cannot open", path, errno);
+    if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
 }
 
 spool::spool(std::string root) : root_(std::move(root)) {
@@ -188,9 +195,11 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
         r.reason = "entry was replaced while being read";
         return r;
     }
-    std::string buf(max_bytes + 1, '\0');
+    // Sized by the file (one byte more shows a file grown since fstat); grown up to the limit.
+    std::string buf(std::min(static_cast<std::size_t>(st.st_size), max_bytes) + 1, '\0');
     std::size_t got = 0;
-    while (got < buf.size()) {
+    while (got <= max_bytes) {
+        if (got == buf.size()) buf.resize(std::min(buf.size() * 2, max_bytes + 1));
         const auto n = ::read(f.fd, buf.data() + got, buf.size() - got);
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -212,7 +221,8 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
     return r;
 }
 
-bool spool::stamp_external_id(const std::string& name, const std::string& external_id) const {
+bool spool::stamp_external_id(const std::string& name, const std::string& external_id,
+                              dir_sync sync) const {
     const auto p = path("processing", name);
     fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
     if (f.fd < 0) throw_errno("cannot open", p, errno);
@@ -220,8 +230,52 @@ bool spool::stamp_external_id(const std::string& name, const std::string& extern
         if (errno == ENOTSUP || errno == EPERM) return false;  // tmpfs before 6.6, some NFS
         throw_errno("cannot stamp the externalId on", p, errno);
     }
-    if (::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
+    if (sync == dir_sync::now && ::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
     return true;
+}
+
+void spool::sync_file_system() const {
+    fd_guard d{::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd < 0) throw_errno("cannot open directory", root_, errno);
+    if (::syncfs(d.fd) != 0) throw_errno("cannot sync the file system of", root_, errno);
+}
+
+bool spool::write_record_in_place(const std::string& name, const std::string& record) const {
+    const auto p = path("processing", name);
+    fd_guard f{::open(p.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) {
+        if (errno == EACCES || errno == EPERM || errno == EROFS) return false;
+        throw_errno("cannot open", p, errno);
+    }
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) throw_errno("cannot inspect", p, errno);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return false;
+    std::size_t off = 0;
+    while (off < record.size()) {
+        const auto n = ::pwrite(f.fd, record.data() + off, record.size() - off,
+                                static_cast<off_t>(off));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot write", p, errno);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    if (::ftruncate(f.fd, static_cast<off_t>(record.size())) != 0) {
+        throw_errno("cannot truncate", p, errno);
+    }
+    return true;
+}
+
+std::string spool::file_record(const std::string& name, const std::string& unique) const {
+    const auto from = path("processing", name);
+    std::string target = path("done", name + ".json");
+    int err = rename_noreplace(from, target);
+    if (err == EEXIST) {
+        target = path("done", name + "." + safe_suffix(unique) + ".json");
+        err = rename_noreplace(from, target);
+    }
+    if (err != 0) throw_errno("cannot move the record to", target, err);
+    return target;
 }
 
 std::string spool::write_durable(const std::string& dir, const std::string& final_name,
@@ -337,13 +391,22 @@ bool spool::done_record_matches(const std::string& name, const std::string& exte
             text.append(buf, n);
         }
         std::fclose(f);
-        boost::system::error_code ec;
-        auto jv = boost::json::parse(text, ec);
-        if (ec || !jv.is_object()) continue;
-        const auto* x = jv.as_object().if_contains("externalId");
-        if (x && x->is_string() && x->get_string() == external_id) return true;
+        if (is_record_of(text, external_id)) return true;
     }
     return false;
+}
+
+bool spool::is_record_of(const std::string& text, const std::string& external_id) {
+    // A record starts with '{'; a bare dataset id never does, so most entries stop here.
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] != '{') return false;
+    boost::system::error_code ec;
+    auto jv = boost::json::parse(text, ec);
+    if (ec || !jv.is_object()) return false;
+    const auto& o = jv.as_object();
+    const auto* x = o.if_contains("externalId");
+    const auto* b = o.if_contains("batchId");
+    return x && x->is_string() && x->get_string() == external_id && b && b->is_string();
 }
 
 }  // namespace aep

@@ -62,11 +62,30 @@ class spool {
     enum class dir_sync { now, by_caller };
 
     // Stamps the externalId on processing/<name> itself, as an extended attribute
-    // (user.aep-batchd.external-id), and fsyncs the file: one inode write, no new file. Wherever
-    // the file is found later (processing/, or incoming/ again when a power loss undid the claim),
-    // read_claimed returns the stamp, so the entry is never sent under another id. Returns false
-    // when the file system does not take user extended attributes (the caller then rewrites).
-    bool stamp_external_id(const std::string& name, const std::string& external_id) const;
+    // (user.aep-batchd.external-id): one inode write, no new file. Wherever the file is found
+    // later (processing/, or incoming/ again when a power loss undid the claim), read_claimed
+    // returns the stamp, so the entry is never sent under another id. The file is fsynced unless
+    // by_caller (the caller then calls sync_file_system before sending). Returns false when the
+    // file system does not take user extended attributes (the caller then rewrites).
+    bool stamp_external_id(const std::string& name, const std::string& external_id,
+                           dir_sync sync = dir_sync::now) const;
+
+    // syncfs(2) on the spool's file system: every change made on it before the call began
+    // (content, extended attributes, renames, in every directory) is on the disk when it
+    // returns. One call and one disk flush serve any number of entries (group commit). Throws
+    // spool_error, also for a write-back error since the last call.
+    void sync_file_system() const;
+
+    // Replaces the content of processing/<name>, which carries an externalId stamp, with its
+    // done record, in place: no file is created or removed. Until the next sync_file_system a
+    // crash may leave a torn mix of entry and record; its stamp then tells the next start that
+    // a batch was created, to be found through Catalog (never sent again). Returns false when
+    // the file cannot be opened for writing (the caller then writes a separate record).
+    bool write_record_in_place(const std::string& name, const std::string& record) const;
+
+    // Moves processing/<name>, holding its record, to done/<name>.json (done/<name>.<unique>.json
+    // when that name is taken), never replacing anything. The caller syncs. Returns the path.
+    std::string file_record(const std::string& name, const std::string& unique) const;
 
     // Replaces processing/<name> with `content` (temp file, fsync, rename, and a directory sync
     // unless by_caller).
@@ -91,6 +110,8 @@ class spool {
     // True when done/<name>.json records this external id: a crash struck between recording
     // the result and removing the entry, so the entry needs no second request.
     bool done_record_matches(const std::string& name, const std::string& external_id) const;
+    // True when `text` is a done record (a JSON object with a batchId) of `external_id`.
+    static bool is_record_of(const std::string& text, const std::string& external_id);
     void remove_claimed(const std::string& name) const;
 
     // What a polite writer does: writes tmp/<name>, fsyncs it, renames it into incoming/ (never
@@ -112,5 +133,6 @@ class spool {
 
 // Durability primitives, exposed for tests and reuse.
 void fsync_directory(const std::string& dir);
+void sync_file(const std::string& path);  // fsync of a regular file (links not followed)
 
 }  // namespace aep

@@ -94,16 +94,16 @@ TEST_F(SpoolTest, ReadsRegularFilesOnly) {
 
 TEST_F(SpoolTest, CompleteWritesTheRecordThenRemovesTheEntry) {
     put("processing", "a", "ds1");
-    auto path = sp_->complete("a", "x1", "{\"externalId\":\"x1\"}\n");
+    auto path = sp_->complete("a", "x1", "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n");
     EXPECT_EQ(path, (root_ / "done" / "a.json").string());
     EXPECT_FALSE(fs::exists(root_ / "processing" / "a"));
     EXPECT_TRUE(sp_->done_record_matches("a", "x1"));
     EXPECT_FALSE(sp_->done_record_matches("a", "other"));
     // A second entry of the same name keeps the first record.
     put("processing", "a", "ds1");
-    path = sp_->complete("a", "x/2", "{\"externalId\":\"x/2\"}\n");
+    path = sp_->complete("a", "x/2", "{\"externalId\":\"x/2\",\"batchId\":\"b2\"}\n");
     EXPECT_EQ(path, (root_ / "done" / "a.x_2.json").string());
-    EXPECT_EQ(read(root_ / "done" / "a.json"), "{\"externalId\":\"x1\"}\n");
+    EXPECT_EQ(read(root_ / "done" / "a.json"), "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n");
     EXPECT_TRUE(sp_->done_record_matches("a", "x/2"));
     // No temporary files are left behind.
     for (const auto& e : fs::directory_iterator(root_ / "done")) {
