@@ -175,10 +175,20 @@ class daemon_impl {
     asio::awaitable<bool> pass_gate();
     asio::awaitable<std::optional<http_outcome>> exchange(const char* kind, const endpoint& ep,
                                                           http::request<http::string_body>& req);
+    // One caller's part in a group sync. `before` and `after` run on the file-I/O pool in the
+    // same trip as the sync, so that a group of entries costs one hand-off, not one each.
+    struct sync_item {
+        std::string file;              // the changed file, fsynced itself when few items wait
+        std::function<bool()> before;  // before the sync; false: nothing of this item to sync
+        std::function<void()> after;   // once the sync covered this item
+        bool synced = false;           // the sync covered it (after then ran, or failed)
+        std::string error;             // what failed: before, the sync, or after
+    };
+    using sync_op = std::function<void(const std::vector<std::string>& files)>;
     asio::awaitable<void> sync_dir(const std::string& dir);
     asio::awaitable<void> sync_spool(const spool& sp, const std::string& file);
-    using sync_op = std::function<void(const std::vector<std::string>& files)>;
-    asio::awaitable<void> group_sync(const std::string& key, const std::string& file, sync_op op);
+    asio::awaitable<void> group_sync(const std::string& key, sync_item& item, sync_op op);
+    asio::awaitable<void> spool_group(const spool& sp, sync_item& item);
     asio::awaitable<void> run_syncs(std::string key, sync_op op);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
@@ -241,7 +251,7 @@ class daemon_impl {
         std::uint64_t finished = 0;  // ... and ended
         std::uint64_t last_ok = 0;   // the last generation that succeeded
         std::string error;           // why the last one failed
-        std::vector<std::string> files;  // the files changed for the next sync, when named
+        std::vector<sync_item*> items;  // the callers waiting for the next sync
         asio::steady_timer done;     // waiters sleep here; each finished sync wakes them all
     };
     std::map<std::string, std::unique_ptr<sync_state>> syncs_;
@@ -932,17 +942,27 @@ asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
 // Returns once `dir` has been fsynced after the call began; throws spool_error when that fsync
 // failed. Calls that overlap share one fsync (group commit).
 asio::awaitable<void> daemon_impl::sync_dir(const std::string& dir) {
-    const std::string key = "dir:" + dir, none;
+    const std::string key = "dir:" + dir;
     sync_op op = [dir](const std::vector<std::string>&) { fsync_directory(dir); };
-    co_await group_sync(key, none, std::move(op));
+    sync_item item;
+    co_await group_sync(key, item, std::move(op));
+    if (!item.error.empty()) throw spool_error(item.error);
 }
 
 // Returns once `file` (a path in the spool) is on the disk, by a sync that began after the
-// call: an fsync of each file when only a few are waiting, else syncfs of the spool's file
-// system, which writes everything on it that is not yet on the disk with a single flush.
-// (syncfs alone would make the first entry after start wait for whatever else is unwritten on
-// that file system, such as a backlog that was just created.)
+// call; throws spool_error when that sync failed.
 asio::awaitable<void> daemon_impl::sync_spool(const spool& sp, const std::string& file) {
+    sync_item item;
+    item.file = file;
+    co_await spool_group(sp, item);
+    if (!item.error.empty()) throw spool_error(item.error);
+}
+
+// Joins the next group sync of the spool's file system: an fsync of each file when only a few
+// wait, else one syncfs, which writes everything on that file system not yet on the disk with
+// a single flush. (syncfs alone would make the first entry after start wait for whatever else
+// is unwritten there, such as a backlog that was just created.)
+asio::awaitable<void> daemon_impl::spool_group(const spool& sp, sync_item& item) {
     const std::string key = "fs:" + sp.root();
     const spool* p = &sp;
     sync_op op = [p](const std::vector<std::string>& files) {
@@ -952,17 +972,19 @@ asio::awaitable<void> daemon_impl::sync_spool(const spool& sp, const std::string
         }
         for (const auto& f : files) sync_file(f);
     };
-    co_await group_sync(key, file, std::move(op));
+    co_await group_sync(key, item, std::move(op));
 }
 
-asio::awaitable<void> daemon_impl::group_sync(const std::string& key, const std::string& file,
+// Returns when a sync that started after the call has ended (item.synced, item.error tell how
+// it went). Calls that overlap share one sync (group commit).
+asio::awaitable<void> daemon_impl::group_sync(const std::string& key, sync_item& item,
                                               sync_op op) {
     auto& slot = syncs_[key];
     if (!slot) slot = std::make_unique<sync_state>(ioc_);
     sync_state& st = *slot;
     // A sync that starts from now on covers the caller's changes; a running one may not.
     const std::uint64_t need = st.started + 1;
-    if (!file.empty()) st.files.push_back(file);
+    st.items.push_back(&item);
     if (st.running) {
         st.wanted_again = true;
     } else {
@@ -970,7 +992,6 @@ asio::awaitable<void> daemon_impl::group_sync(const std::string& key, const std:
         asio::co_spawn(ioc_, run_syncs(key, std::move(op)), asio::detached);
     }
     while (st.finished < need) co_await st.done.async_wait(nothrow);
-    if (st.last_ok < need) throw spool_error(st.error);
 }
 
 asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
@@ -978,19 +999,46 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
     do {
         st.wanted_again = false;
         const auto generation = ++st.started;
-        std::vector<std::string> files = std::move(st.files);
-        st.files.clear();
-        const auto once = [&op, &files] {
-            op(files);
+        std::vector<sync_item*> items = std::move(st.items);
+        st.items.clear();
+        bool synced = false;
+        const auto group = [&op, &items, &synced] {
+            std::vector<sync_item*> in;
+            std::vector<std::string> files;
+            for (auto* it : items) {
+                try {
+                    if (it->before && !it->before()) continue;
+                } catch (const std::exception& e) {
+                    it->error = e.what();
+                    continue;
+                }
+                in.push_back(it);
+                if (!it->file.empty()) files.push_back(it->file);
+            }
+            if (in.empty()) return true;
+            try {
+                op(files);
+                synced = true;
+            } catch (const std::exception& e) {
+                for (auto* it : in) it->error = e.what();
+                return true;
+            }
+            for (auto* it : in) {
+                it->synced = true;
+                try {
+                    if (it->after) it->after();
+                } catch (const std::exception& e) {
+                    it->error = e.what();
+                }
+            }
             return true;
         };
         try {
-            co_await blocking(once);
-            st.last_ok = generation;
-        } catch (const std::exception& e) {
-            st.error = e.what();
+            co_await blocking(group);
+        } catch (const std::exception& e) {  // not expected: each step catches its own
+            for (auto* it : items) it->error = e.what();
         }
-        ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
+        if (synced) ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
         st.finished = generation;
         st.done.cancel();
     } while (st.wanted_again);
@@ -1195,9 +1243,22 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     const bool resumed = job.resumed;
     job.started = std::chrono::steady_clock::now();
 
-    const auto take = [sp, name, resumed] { return take_entry(*sp, name, resumed); };
-    taken_entry t = co_await blocking(take);
+    // Taken (claimed, read, stamped) and synced in one trip to the pool, shared with every
+    // entry taken meanwhile.
     using kind = taken_entry::kind;
+    taken_entry t;
+    sync_item taking;
+    taking.file = sp->path("processing", name);
+    taking.before = [sp, name, resumed, &t] {
+        t = take_entry(*sp, name, resumed);
+        return t.k == kind::ready && t.stamped;
+    };
+    co_await spool_group(*sp, taking);
+    if (t.k == kind::gone && !taking.error.empty()) {
+        log_.error("cannot take entry", {{"queue", q.cfg.name}, {"entry", name},
+                                         {"error", taking.error}});
+        co_return;
+    }
     if (!t.warning.empty()) {
         log_.warn(t.warning, {{"queue", q.cfg.name}, {"entry", name}});
     }
@@ -1242,25 +1303,26 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     job.in_place = t.stamped;
     job.torn = t.torn;
     const std::string xid = *job.entry.external_id;
-    const std::string content = job.entry.dataset_id.empty() ? "" : serialize_entry(job.entry);
+    // A fresh externalId that could not be stamped (a file system without user extended
+    // attributes) is written into the entry instead, rewritten as JSON.
+    const bool rewrite_needed = t.fresh_id && !t.stamped;
+    const std::string content = rewrite_needed ? serialize_entry(job.entry) : std::string();
     const auto rewrite = [sp, name, content] {
         sp->rewrite_claimed(name, content, spool::dir_sync::by_caller);
         return true;
     };
-    // A fresh externalId that could not be stamped (a file system without user extended
-    // attributes) is written into the entry instead, rewritten as JSON.
-    bool rewrite_needed = t.fresh_id && !t.stamped;
+    bool synced = taking.synced && taking.error.empty();
     const std::string claimed_path = sp->path("processing", name);
-    while (true) {
+    while (!synced) {
         try {
+            // The externalId is on the disk before the first request.
             if (rewrite_needed) {
                 co_await blocking(rewrite);
                 co_await sync_dir(sp->path("processing", ""));
-                rewrite_needed = false;
+            } else {
+                co_await sync_spool(*sp, claimed_path);
             }
-            // Claim and stamp are on the disk before the first request (one sync serves every
-            // entry taken meanwhile).
-            co_await sync_spool(*sp, claimed_path);
+            synced = true;
             break;
         } catch (const spool_error& e) {
             log_.error("cannot persist the entry's externalId; retrying",
@@ -1505,20 +1567,34 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_r
     bool separate = !job.in_place;
     while (true) {
         try {
-            if (!written && !separate) {
-                written = co_await blocking(in_place);
-                separate = !written;
+            if (!separate && !synced) {
+                // Write, sync and move in the group's one trip to the pool.
+                bool not_writable = false;
+                sync_item item;
+                item.file = claimed_path;
+                if (!written) {
+                    item.before = [&written, &not_writable, &in_place] {
+                        written = in_place();
+                        not_writable = !written;
+                        return written;
+                    };
+                }
+                item.after = [&file] { file(); };
+                co_await spool_group(*sp, item);
+                if (not_writable) {
+                    separate = true;
+                } else {
+                    synced = item.synced;
+                    if (!item.error.empty()) throw spool_error(item.error);
+                    break;
+                }
             }
             if (!written) {
                 co_await blocking(record);
                 written = true;
             }
             if (!synced) {
-                if (separate) {
-                    co_await sync_dir(done_dir);
-                } else {
-                    co_await sync_spool(*sp, claimed_path);
-                }
+                co_await sync_dir(done_dir);
                 synced = true;
             }
             if (separate) {

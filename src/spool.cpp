@@ -260,7 +260,8 @@ bool spool::write_record_in_place(const std::string& name, const std::string& re
         }
         off += static_cast<std::size_t>(n);
     }
-    if (::ftruncate(f.fd, static_cast<off_t>(record.size())) != 0) {
+    if (static_cast<std::size_t>(st.st_size) > record.size() &&
+        ::ftruncate(f.fd, static_cast<off_t>(record.size())) != 0) {
         throw_errno("cannot truncate", p, errno);
     }
     return true;
