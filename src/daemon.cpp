@@ -47,6 +47,8 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto rescan_interval = 60s;  // safety net for events inotify could not deliver
 // Up to this many files waiting for one sync are fsynced one by one; more take one syncfs.
 constexpr std::size_t few_files_to_sync = 4;
+// Syncs of one spool (or directory) under way at once; more callers wait and share the next.
+constexpr int max_syncs_per_key = 2;
 }  // namespace
 
 namespace {
@@ -182,6 +184,7 @@ class daemon_impl {
         std::function<bool()> before;  // before the sync; false: nothing of this item to sync
         std::function<void()> after;   // once the sync covered this item
         bool synced = false;           // the sync covered it (after then ran, or failed)
+        bool finished = false;         // its sync has ended, one way or the other
         std::string error;             // what failed: before, the sync, or after
     };
     using sync_op = std::function<void(const std::vector<std::string>& files)>;
@@ -190,6 +193,8 @@ class daemon_impl {
     asio::awaitable<void> group_sync(const std::string& key, sync_item& item, sync_op op);
     asio::awaitable<void> spool_group(const spool& sp, sync_item& item);
     asio::awaitable<void> run_syncs(std::string key, sync_op op);
+    struct sync_state;
+    void start_sync(const std::string& key, sync_state& st, const sync_op& op);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
     asio::awaitable<void> record_later(entry_job& job, const create_result& r, bool recovered);
@@ -211,7 +216,7 @@ class daemon_impl {
     asio::awaitable<void> recheck(queue_state& q, std::string name);
     bool created_complete(const queue_state& q, const std::string& name) const;
     void spawn_worker();
-    int worker_target() const { return 2 * cfg_.http.concurrency; }
+    int worker_target() const { return 4 * cfg_.http.concurrency; }
     asio::awaitable<bool> acquire_slot();
     void release_slot();
     struct slot_guard;
@@ -245,14 +250,9 @@ class daemon_impl {
         explicit sync_state(asio::io_context& ioc) : done(ioc) {
             done.expires_at(std::chrono::steady_clock::time_point::max());
         }
-        bool running = false;
-        bool wanted_again = false;
-        std::uint64_t started = 0;   // generations of syncs begun
-        std::uint64_t finished = 0;  // ... and ended
-        std::uint64_t last_ok = 0;   // the last generation that succeeded
-        std::string error;           // why the last one failed
-        std::vector<sync_item*> items;  // the callers waiting for the next sync
-        asio::steady_timer done;     // waiters sleep here; each finished sync wakes them all
+        int running = 0;                  // syncs under way (at most max_syncs_per_key)
+        std::vector<sync_item*> pending;  // callers waiting for a sync to start
+        asio::steady_timer done;          // waiters sleep here; each finished sync wakes them all
     };
     std::map<std::string, std::unique_ptr<sync_state>> syncs_;
     sd_notifier notify_;
@@ -903,7 +903,7 @@ void daemon_impl::finish_item(const work_item& item) {
 // again, counted by a stop) until its record is durable.
 asio::awaitable<void> daemon_impl::record_later(entry_job& job, const create_result& r,
                                                 bool recovered) {
-    if (recording_ >= cfg_.http.concurrency) {
+    if (recording_ >= 2 * cfg_.http.concurrency) {
         co_await record_success(job, r, recovered);
         co_return;
     }
@@ -976,73 +976,71 @@ asio::awaitable<void> daemon_impl::spool_group(const spool& sp, sync_item& item)
 }
 
 // Returns when a sync that started after the call has ended (item.synced, item.error tell how
-// it went). Calls that overlap share one sync (group commit).
+// it went). Callers that arrive while max_syncs_per_key syncs are under way share the next one
+// (group commit); a sync can start while another is still waiting for the disk, so that the
+// work before one group's sync overlaps the previous group's wait.
 asio::awaitable<void> daemon_impl::group_sync(const std::string& key, sync_item& item,
                                               sync_op op) {
     auto& slot = syncs_[key];
     if (!slot) slot = std::make_unique<sync_state>(ioc_);
     sync_state& st = *slot;
-    // A sync that starts from now on covers the caller's changes; a running one may not.
-    const std::uint64_t need = st.started + 1;
-    st.items.push_back(&item);
-    if (st.running) {
-        st.wanted_again = true;
-    } else {
-        st.running = true;
-        asio::co_spawn(ioc_, run_syncs(key, std::move(op)), asio::detached);
-    }
-    while (st.finished < need) co_await st.done.async_wait(nothrow);
+    st.pending.push_back(&item);
+    if (st.running < max_syncs_per_key) start_sync(key, st, op);
+    while (!item.finished) co_await st.done.async_wait(nothrow);
+}
+
+void daemon_impl::start_sync(const std::string& key, sync_state& st, const sync_op& op) {
+    ++st.running;
+    asio::co_spawn(ioc_, run_syncs(key, op), asio::detached);
 }
 
 asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
     sync_state& st = *syncs_.at(key);
-    do {
-        st.wanted_again = false;
-        const auto generation = ++st.started;
-        std::vector<sync_item*> items = std::move(st.items);
-        st.items.clear();
-        bool synced = false;
-        const auto group = [&op, &items, &synced] {
-            std::vector<sync_item*> in;
-            std::vector<std::string> files;
-            for (auto* it : items) {
-                try {
-                    if (it->before && !it->before()) continue;
-                } catch (const std::exception& e) {
-                    it->error = e.what();
-                    continue;
-                }
-                in.push_back(it);
-                if (!it->file.empty()) files.push_back(it->file);
-            }
-            if (in.empty()) return true;
+    // Everything that joined before this sync starts; it begins after each of their changes.
+    std::vector<sync_item*> items = std::move(st.pending);
+    st.pending.clear();
+    bool synced = false;
+    const auto group = [&op, &items, &synced] {
+        std::vector<sync_item*> in;
+        std::vector<std::string> files;
+        for (auto* it : items) {
             try {
-                op(files);
-                synced = true;
+                if (it->before && !it->before()) continue;
             } catch (const std::exception& e) {
-                for (auto* it : in) it->error = e.what();
-                return true;
+                it->error = e.what();
+                continue;
             }
-            for (auto* it : in) {
-                it->synced = true;
-                try {
-                    if (it->after) it->after();
-                } catch (const std::exception& e) {
-                    it->error = e.what();
-                }
-            }
-            return true;
-        };
-        try {
-            co_await blocking(group);
-        } catch (const std::exception& e) {  // not expected: each step catches its own
-            for (auto* it : items) it->error = e.what();
+            in.push_back(it);
+            if (!it->file.empty()) files.push_back(it->file);
         }
-        if (synced) ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
-        st.finished = generation;
-        st.done.cancel();
-    } while (st.wanted_again);
-    st.running = false;
+        if (in.empty()) return true;
+        try {
+            op(files);
+            synced = true;
+        } catch (const std::exception& e) {
+            for (auto* it : in) it->error = e.what();
+            return true;
+        }
+        for (auto* it : in) {
+            it->synced = true;
+            try {
+                if (it->after) it->after();
+            } catch (const std::exception& e) {
+                it->error = e.what();
+            }
+        }
+        return true;
+    };
+    try {
+        co_await blocking(group);
+    } catch (const std::exception& e) {  // not expected: each step catches its own
+        for (auto* it : items) it->error = e.what();
+    }
+    if (synced) ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
+    for (auto* it : items) it->finished = true;
+    --st.running;
+    if (!st.pending.empty()) start_sync(key, st, op);
+    st.done.cancel();
 }
 
 // Waits for one of the http.concurrency request slots; false when stopping.
@@ -1131,32 +1129,41 @@ struct taken_entry {
 taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
     taken_entry t;
     using kind = taken_entry::kind;
-    try {
-        if (!resumed) {
-            // Written in place and still open: claiming now would read half an entry.
-            if (sp.incoming_write_state(name) == spool::write_state::writing) {
-                t.k = kind::writing;
+    spool::taken took;
+    spool::read_result& rr = took.read;
+    if (!resumed) {
+        try {
+            took = sp.take(name, max_entry_bytes);
+        } catch (const spool_error& e) {
+            t.k = kind::claim_error;
+            t.error = e.what();
+            return t;
+        }
+        switch (took.status) {
+            case spool::take_status::gone:
                 return t;
-            }
-            const auto st = sp.claim(name);
-            if (st == spool::claim_status::gone) return t;
-            if (st == spool::claim_status::busy) {
+            case spool::take_status::busy:
                 t.k = kind::busy;
                 return t;
-            }
+            case spool::take_status::writing:
+                t.k = kind::writing;
+                return t;
+            case spool::take_status::claimed:
+                break;
         }
-    } catch (const spool_error& e) {
-        t.k = kind::claim_error;
-        t.error = e.what();
-        return t;
-    }
-    spool::read_result rr;
-    try {
-        rr = sp.read_claimed(name, max_entry_bytes);
-    } catch (const spool_error& e) {
-        t.k = kind::read_error;
-        t.error = e.what();
-        return t;
+        if (!took.read_error.empty()) {
+            t.k = kind::read_error;
+            t.error = took.read_error;
+            return t;
+        }
+    } else {
+        try {
+            rr = sp.read_claimed(name, max_entry_bytes);
+        } catch (const spool_error& e) {
+            t.k = kind::read_error;
+            t.error = e.what();
+            return t;
+        }
     }
     if (!rr.ok) {
         t.k = kind::unreadable;
@@ -1214,8 +1221,7 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
         t.fresh_id = fresh;
         if (fresh) t.entry.external_id = new_external_id();
         try {
-            t.stamped =
-                sp.stamp_external_id(name, *t.entry.external_id, spool::dir_sync::by_caller);
+            t.stamped = sp.stamp_external_id(took, name, *t.entry.external_id);
         } catch (const spool_error& e) {
             if (fresh) t.warning = e.what();
         }

@@ -14,6 +14,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace aep {
 namespace {
 
@@ -160,25 +162,65 @@ spool::claim_status spool::claim(const std::string& name) const {
     throw_errno("cannot claim", path("incoming", name), err);
 }
 
+namespace {
+
+const char* not_readable_reason(const struct stat& st) {
+    if (S_ISLNK(st.st_mode)) return "entry is a symbolic link; only regular files are read";
+    if (!S_ISREG(st.st_mode)) return "entry is not a regular file (fifo, device, socket or directory)";
+    if (st.st_nlink > 1)
+        return "entry has several hard links; refusing to read a file shared with another path";
+    return nullptr;
+}
+
+std::string too_large_reason(std::size_t max_bytes) {
+    return "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
+}
+
+// Reads the open regular file `fd` (fstat'ed as `st`) into r, with its externalId stamp.
+void read_open(int fd, const struct stat& st, const std::string& p, std::size_t max_bytes,
+               spool::read_result& r) {
+    // Sized by the file (one byte more shows a file grown since fstat); grown up to the limit.
+    const auto size = static_cast<std::size_t>(st.st_size);
+    std::string buf(std::min(size, max_bytes) + 1, '\0');
+    std::size_t got = 0;
+    while (got <= max_bytes) {
+        if (got == buf.size()) buf.resize(std::min(buf.size() * 2, max_bytes + 1));
+        const auto want = buf.size() - got;
+        const auto n = ::read(fd, buf.data() + got, want);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read", p, errno);
+        }
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+        // A short read that reached the size fstat gave is the end (no writer has it open).
+        if (static_cast<std::size_t>(n) < want && got == size) break;
+    }
+    if (got > max_bytes) {
+        r.reason = too_large_reason(max_bytes);
+        return;
+    }
+    buf.resize(got);
+    r.ok = true;
+    r.content = std::move(buf);
+    char xid[256];
+    const auto n = ::fgetxattr(fd, external_id_xattr, xid, sizeof xid);
+    if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
 spool::read_result spool::read_claimed(const std::string& name, std::size_t max_bytes) const {
     const auto p = path("processing", name);
     read_result r;
     struct stat before {};
     if (::lstat(p.c_str(), &before) != 0) throw_errno("cannot inspect", p, errno);
-    if (S_ISLNK(before.st_mode)) {
-        r.reason = "entry is a symbolic link; only regular files are read";
-        return r;
-    }
-    if (!S_ISREG(before.st_mode)) {
-        r.reason = "entry is not a regular file (fifo, device, socket or directory)";
-        return r;
-    }
-    if (before.st_nlink > 1) {
-        r.reason = "entry has several hard links; refusing to read a file shared with another path";
+    if (const char* why = not_readable_reason(before)) {
+        r.reason = why;
         return r;
     }
     if (static_cast<std::size_t>(before.st_size) > max_bytes) {
-        r.reason = "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
+        r.reason = too_large_reason(max_bytes);
         return r;
     }
     fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
@@ -195,30 +237,111 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
         r.reason = "entry was replaced while being read";
         return r;
     }
-    // Sized by the file (one byte more shows a file grown since fstat); grown up to the limit.
-    std::string buf(std::min(static_cast<std::size_t>(st.st_size), max_bytes) + 1, '\0');
-    std::size_t got = 0;
-    while (got <= max_bytes) {
-        if (got == buf.size()) buf.resize(std::min(buf.size() * 2, max_bytes + 1));
-        const auto n = ::read(f.fd, buf.data() + got, buf.size() - got);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("cannot read", p, errno);
-        }
-        if (n == 0) break;
-        got += static_cast<std::size_t>(n);
-    }
-    if (got > max_bytes) {
-        r.reason = "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
-        return r;
-    }
-    buf.resize(got);
-    r.ok = true;
-    r.content = std::move(buf);
-    char xid[256];
-    const auto n = ::fgetxattr(f.fd, external_id_xattr, xid, sizeof xid);
-    if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
+    read_open(f.fd, st, p, max_bytes, r);
     return r;
+}
+
+spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
+    taken t;
+    const auto in = path("incoming", name);
+    struct stat before {};
+    if (::lstat(in.c_str(), &before) != 0) {
+        if (errno == ENOENT) return t;  // gone
+        throw_errno("cannot inspect", in, errno);
+    }
+    fd_guard f{-1};
+    struct stat st {};
+    if (S_ISREG(before.st_mode) && before.st_nlink == 1) {
+        f.fd = ::open(in.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (f.fd < 0) {
+            if (errno == ENOENT) return t;
+            if (errno != ELOOP) throw_errno("cannot open", in, errno);
+        } else {
+            if (::fstat(f.fd, &st) != 0) throw_errno("cannot inspect", in, errno);
+            if (st.st_ino != before.st_ino || st.st_dev != before.st_dev) {
+                t.status = take_status::writing;  // replaced meanwhile: look again shortly
+                return t;
+            }
+            // A read lease is refused (EAGAIN) while any process has the file open for writing:
+            // written in place and not closed yet, claiming now would read half an entry.
+            // Other refusals (not the file's owner, no CAP_LEASE) leave the question open.
+            if (::fcntl(f.fd, F_SETLEASE, F_RDLCK) == 0) {
+                ::fcntl(f.fd, F_SETLEASE, F_UNLCK);
+            } else if (errno == EAGAIN) {
+                t.status = take_status::writing;
+                return t;
+            }
+        }
+    }
+    const int err = rename_noreplace(in, path("processing", name));
+    if (err == ENOENT) return t;
+    if (err == EEXIST) {
+        t.status = take_status::busy;
+        return t;
+    }
+    if (err != 0) throw_errno("cannot claim", in, err);
+    t.status = take_status::claimed;
+    try {
+        if (f.fd < 0) {
+            // Not a plain file: read_claimed says why it cannot be an entry.
+            t.read = read_claimed(name, max_bytes);
+            return t;
+        }
+        // The claimed file must be the one open here: a writer may have renamed another file
+        // over incoming/<name> between the open and the claim. Then it is read afresh.
+        const auto claimed = path("processing", name);
+        struct stat now {};
+        if (::lstat(claimed.c_str(), &now) != 0) throw_errno("cannot inspect", claimed, errno);
+        if (now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+            t.read = read_claimed(name, max_bytes);
+            return t;
+        }
+        if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+            t.read.reason = too_large_reason(max_bytes);
+            return t;
+        }
+        read_open(f.fd, st, claimed, max_bytes, t.read);
+    } catch (const spool_error& e) {
+        t.read = read_result{};
+        t.read_error = e.what();
+        return t;
+    }
+    if (t.read.ok) {
+        t.fd = f.fd;
+        f.fd = -1;
+    }
+    return t;
+}
+
+spool::taken::~taken() {
+    if (fd >= 0) ::close(fd);
+}
+
+spool::taken::taken(taken&& o) noexcept
+    : status(o.status),
+      read(std::move(o.read)),
+      read_error(std::move(o.read_error)),
+      fd(std::exchange(o.fd, -1)) {}
+
+spool::taken& spool::taken::operator=(taken&& o) noexcept {
+    if (this != &o) {
+        if (fd >= 0) ::close(fd);
+        status = o.status;
+        read = std::move(o.read);
+        read_error = std::move(o.read_error);
+        fd = std::exchange(o.fd, -1);
+    }
+    return *this;
+}
+
+bool spool::stamp_external_id(const taken& t, const std::string& name,
+                              const std::string& external_id) const {
+    if (t.fd < 0) return stamp_external_id(name, external_id, dir_sync::by_caller);
+    if (::fsetxattr(t.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
+        if (errno == ENOTSUP || errno == EPERM) return false;
+        throw_errno("cannot stamp the externalId on", path("processing", name), errno);
+    }
+    return true;
 }
 
 bool spool::stamp_external_id(const std::string& name, const std::string& external_id,

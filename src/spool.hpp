@@ -57,6 +57,26 @@ class spool {
     // devices, at most max_bytes. Throws spool_error for I/O errors that may pass.
     read_result read_claimed(const std::string& name, std::size_t max_bytes) const;
 
+    // Takes incoming/<name> for this process: the in-place-writer check (a read lease, refused
+    // while anyone has the file open for writing), the claim (a rename into processing/ that
+    // never replaces anything) and the read, on one open file. `gone` when another process (or
+    // a writer) took it first, `busy` when processing/<name> exists (the same name is still in
+    // flight), `writing` when it is being written in place (look again shortly). When claimed,
+    // `read` holds what read_claimed would return, and the file stays open for
+    // stamp_external_id. Throws spool_error on other failures.
+    enum class take_status { gone, busy, writing, claimed };
+    struct taken {
+        take_status status = take_status::gone;
+        read_result read;
+        std::string read_error;  // claimed, but reading it failed (it stays in processing/)
+        int fd = -1;             // the claimed file, open, when read.ok
+        taken() = default;
+        taken(taken&& o) noexcept;
+        taken& operator=(taken&& o) noexcept;
+        ~taken();
+    };
+    taken take(const std::string& name, std::size_t max_bytes) const;
+
     // Whether a call syncs the directory it renamed into itself, or leaves that to the caller
     // (the daemon groups directory syncs of many entries into one fsync).
     enum class dir_sync { now, by_caller };
@@ -69,6 +89,9 @@ class spool {
     // file system does not take user extended attributes (the caller then rewrites).
     bool stamp_external_id(const std::string& name, const std::string& external_id,
                            dir_sync sync = dir_sync::now) const;
+    // The same, on the file `take` left open (by name when it left none).
+    bool stamp_external_id(const taken& t, const std::string& name,
+                           const std::string& external_id) const;
 
     // syncfs(2) on the spool's file system: every change made on it before the call began
     // (content, extended attributes, renames, in every directory) is on the disk when it
