@@ -1,5 +1,8 @@
 #include "batch_api.hpp"
 
+#include "log.hpp"
+
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -120,7 +123,7 @@ lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
         r.outcome = lookup_result::kind::found;
         r.batch.outcome = create_result::kind::created;
         if (!read_batch(b, kv.key(), r.batch)) continue;
-        r.batch.response = kv.value();
+        r.batch.response = boost::json::serialize(kv.value());
         return r;
     }
     r.outcome = lookup_result::kind::not_found;
@@ -154,13 +157,91 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 
 std::string body_excerpt(std::string_view body) { return std::string(body.substr(0, 4096)); }
 
+namespace {
+
+// Appends `v` as a JSON string. `v` must be valid UTF-8 (bytes >= 0x80 are copied as they are):
+// everything but the entry's name is (checked configuration, parsed JSON, our own ids).
+void append_json_string(std::string& out, std::string_view v) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (unsigned char c : v) {
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 0xf];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+void append_json_string_or_null(std::string& out, std::string_view v) {
+    if (v.empty()) {
+        out += "null";
+    } else {
+        append_json_string(out, v);
+    }
+}
+
+}  // namespace
+
+std::string done_record_text(const done_record_fields& f, const create_result& r) {
+    std::string out;
+    out.reserve(256 + r.response.size() + f.entry.size());
+    out += "{\"queue\":";
+    append_json_string(out, f.queue);
+    out += ",\"entry\":";
+    append_json_string(out, valid_utf8(f.entry));
+    out += ",\"datasetId\":";
+    append_json_string_or_null(out, f.dataset_id);
+    out += ",\"externalId\":";
+    append_json_string(out, f.external_id);
+    out += ",\"batchId\":";
+    append_json_string(out, r.batch_id);
+    out += ",\"stagePath\":";
+    append_json_string_or_null(out, r.stage_path);
+    out += ",\"status\":";
+    append_json_string(out, r.status);
+    out += ",\"attempts\":";
+    out += std::to_string(f.attempts);
+    out += ",\"createdAt\":";
+    append_json_string(out, f.created_at);
+    if (f.recovered) out += ",\"recovered\":true";
+    out += ",\"response\":";
+    out += r.response.empty() ? std::string_view("null") : std::string_view(r.response);
+    out += "}\n";
+    return out;
+}
+
 create_result classify_create_response(unsigned status, std::string_view body,
                                        std::string_view retry_after_header,
                                        std::chrono::system_clock::time_point now) {
     create_result r;
     if (status == 201) {
+        // Parsed in a buffer on the stack: only a few strings are kept from it.
+        unsigned char scratch[4096];
+        boost::json::monotonic_resource mr(scratch, sizeof scratch);
         boost::system::error_code ec;
-        auto jv = boost::json::parse(body, ec);
+        auto jv = boost::json::parse(body, ec, &mr);
         if (ec || !jv.is_object()) {
             r.outcome = create_result::kind::ambiguous;
             r.reason = "201 Created with a body that is not a JSON object";
@@ -175,7 +256,13 @@ create_result classify_create_response(unsigned status, std::string_view body,
         }
         r.outcome = create_result::kind::created;
         read_batch(o, "", r);
-        r.response = std::move(jv);
+        // A body that parsed is valid JSON and UTF-8: kept as it came unless it spans lines
+        // (a record is one line).
+        if (body.find_first_of("\r\n") == std::string_view::npos) {
+            r.response = std::string(body);
+        } else {
+            r.response = boost::json::serialize(jv);
+        }
         return r;
     }
     r.retry_after = parse_retry_after(retry_after_header, now);

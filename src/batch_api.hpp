@@ -42,10 +42,20 @@ struct create_result {
     std::string stage_path;       // tags.acp_stagePath[0]; empty when absent
     std::string status;           // the batch's status, e.g. "loading"
     std::string dataset_id;       // relatedObjects' dataSet id, when the answer names one
-    boost::json::value response;  // the parsed 201 body
+    std::string response;         // the batch as compact JSON text (the 201 body, or Catalog's)
     std::string reason;           // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said
 };
+
+// The done record of a created batch: one line of JSON (with its newline), with the fields
+// the README documents, in that order. `response` is embedded as the JSON text it is. Strings
+// are escaped; `entry` may hold any bytes (invalid UTF-8 becomes U+FFFD).
+struct done_record_fields {
+    std::string_view queue, entry, dataset_id, external_id, created_at;
+    int attempts = 0;
+    bool recovered = false;
+};
+std::string done_record_text(const done_record_fields& f, const create_result& r);
 
 create_result classify_create_response(unsigned status, std::string_view body,
                                        std::string_view retry_after_header,

@@ -196,8 +196,8 @@ class daemon_impl {
     struct sync_state;
     void start_sync(const std::string& key, sync_state& st, const sync_op& op);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
-    asio::awaitable<void> record_success(entry_job& job, const create_result& r, bool recovered);
-    asio::awaitable<void> record_later(entry_job& job, const create_result& r, bool recovered);
+    asio::awaitable<void> record_success(entry_job& job, create_result& r, bool recovered);
+    asio::awaitable<void> record_later(entry_job& job, create_result& r, bool recovered);
     asio::awaitable<void> record_and_finish(entry_job job, create_result r, bool recovered);
     void finish_item(const work_item& item);
     asio::awaitable<void> record_failure(entry_job& job, const std::string& reason,
@@ -901,7 +901,8 @@ void daemon_impl::finish_item(const work_item& item) {
 // sync). At most http.concurrency such tasks run; beyond that the worker records itself, which
 // holds the pipeline back when the disk cannot keep up. The entry stays in flight (not taken
 // again, counted by a stop) until its record is durable.
-asio::awaitable<void> daemon_impl::record_later(entry_job& job, const create_result& r,
+// Both job and r are moved from when the recording is handed off.
+asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r,
                                                 bool recovered) {
     if (recording_ >= 2 * cfg_.http.concurrency) {
         co_await record_success(job, r, recovered);
@@ -909,7 +910,8 @@ asio::awaitable<void> daemon_impl::record_later(entry_job& job, const create_res
     }
     job.handed_off = true;
     ++recording_;
-    asio::co_spawn(ioc_, record_and_finish(job, r, recovered), [this](std::exception_ptr e) {
+    asio::co_spawn(ioc_, record_and_finish(std::move(job), std::move(r), recovered),
+                   [this](std::exception_ptr e) {
         --recording_;
         if (e) {
             log_.error("recording a created batch failed unexpectedly", {{"error", describe(e)}});
@@ -1522,32 +1524,21 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
     }
 }
 
-asio::awaitable<void> daemon_impl::record_success(entry_job& job, const create_result& r,
+asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result& r,
                                                   bool recovered) {
     queue_state& q = *job.q;
-    boost::json::object rec;
-    rec["queue"] = q.cfg.name;
-    rec["entry"] = valid_utf8(job.name);
     // A torn entry's dataset id survives only in Catalog's answer.
     if (job.entry.dataset_id.empty() && !r.dataset_id.empty()) job.entry.dataset_id = r.dataset_id;
-    if (job.entry.dataset_id.empty()) {
-        rec["datasetId"] = nullptr;
-    } else {
-        rec["datasetId"] = job.entry.dataset_id;
-    }
-    rec["externalId"] = *job.entry.external_id;
-    rec["batchId"] = r.batch_id;
-    if (r.stage_path.empty()) {
-        rec["stagePath"] = nullptr;
-    } else {
-        rec["stagePath"] = r.stage_path;
-    }
-    rec["status"] = r.status;
-    rec["attempts"] = job.attempts;
-    rec["createdAt"] = utc_timestamp();
-    if (recovered) rec["recovered"] = true;
-    rec["response"] = r.response;
-    const std::string text = boost::json::serialize(rec) + "\n";
+    const std::string created_at = utc_timestamp();
+    done_record_fields fields;
+    fields.queue = q.cfg.name;
+    fields.entry = job.name;
+    fields.dataset_id = job.entry.dataset_id;
+    fields.external_id = *job.entry.external_id;
+    fields.created_at = created_at;
+    fields.attempts = job.attempts;
+    fields.recovered = recovered;
+    const std::string text = done_record_text(fields, r);
     const spool* sp = &q.sp;
     const std::string name = job.name, xid = *job.entry.external_id;
     // The batch exists: its record must reach the disk, however long the disk takes to allow it.

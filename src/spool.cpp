@@ -140,28 +140,6 @@ std::vector<std::string> spool::list(const char* sub, std::size_t limit) const {
     return names;
 }
 
-spool::write_state spool::incoming_write_state(const std::string& name) const {
-    const auto p = path("incoming", name);
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return write_state::unknown;
-    fd_guard f{::open(p.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY)};
-    if (f.fd < 0) return write_state::unknown;
-    // A read lease is refused (EAGAIN) while any process has the file open for writing.
-    if (::fcntl(f.fd, F_SETLEASE, F_RDLCK) == 0) {
-        ::fcntl(f.fd, F_SETLEASE, F_UNLCK);
-        return write_state::idle;
-    }
-    return errno == EAGAIN ? write_state::writing : write_state::unknown;
-}
-
-spool::claim_status spool::claim(const std::string& name) const {
-    const int err = rename_noreplace(path("incoming", name), path("processing", name));
-    if (err == 0) return claim_status::claimed;
-    if (err == ENOENT) return claim_status::gone;
-    if (err == EEXIST) return claim_status::busy;
-    throw_errno("cannot claim", path("incoming", name), err);
-}
-
 namespace {
 
 const char* not_readable_reason(const struct stat& st) {
@@ -435,13 +413,6 @@ std::string spool::record_done(const std::string& name, const std::string& uniqu
                                const std::string& record, dir_sync sync) const {
     return write_durable(path("done", ""), name + ".json",
                          name + "." + safe_suffix(unique) + ".json", record, false, sync);
-}
-
-std::string spool::complete(const std::string& name, const std::string& unique,
-                            const std::string& record) const {
-    const auto written = record_done(name, unique, record, dir_sync::now);
-    remove_claimed(name);
-    return written;
 }
 
 void spool::remove_claimed(const std::string& name) const {

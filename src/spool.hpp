@@ -33,18 +33,6 @@ class spool {
     // of them (the directory is read only that far).
     std::vector<std::string> list(const char* sub, std::size_t limit = SIZE_MAX) const;
 
-    // Whether another process still has incoming/<name> open for writing (an impolite writer
-    // that wrote in place): `unknown` where the kernel will not say (a file lease needs the
-    // file's owner or CAP_LEASE), and for anything but a regular file.
-    enum class write_state { idle, writing, unknown };
-    write_state incoming_write_state(const std::string& name) const;
-
-    enum class claim_status { claimed, gone, busy };
-    // Moves incoming/<name> to processing/<name> without replacing anything: `gone` when
-    // another process (or a writer) took it first, `busy` when processing/<name> exists (the
-    // same name is still in flight; try again later). Throws spool_error on other failures.
-    claim_status claim(const std::string& name) const;
-
     struct read_result {
         bool ok = false;
         std::string content;  // when ok
@@ -121,9 +109,6 @@ class spool {
     std::string record_done(const std::string& name, const std::string& unique,
                             const std::string& record, dir_sync sync = dir_sync::now) const;
 
-    // record_done() with its directory sync, then remove_claimed(): the whole success path.
-    std::string complete(const std::string& name, const std::string& unique,
-                         const std::string& record) const;
 
     // Durably writes failed/<name>.error.json, then moves processing/<name> to failed/<name>
     // (both suffixed with <unique> when the names are taken). Returns the error file's path.

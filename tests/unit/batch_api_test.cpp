@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace aep {
 namespace {
 
@@ -64,6 +67,55 @@ TEST(Classify, CreatedWithoutStagePath) {
     auto r = classify_create_response(201, R"({"id":"B1","tags":[{"x":1}]})", "", now);
     EXPECT_EQ(r.outcome, create_result::kind::created);
     EXPECT_EQ(r.stage_path, "");
+}
+
+TEST(Classify, CreatedKeepsTheBodyAsOneLineOfJson) {
+    const std::string body = R"({"id":"B1", "tags":{"acp_stagePath":["s"]}})";
+    EXPECT_EQ(classify_create_response(201, body, "", now).response, body);
+    const auto pretty = classify_create_response(201, "{\n  \"id\": \"B1\"\n}\n", "", now);
+    EXPECT_EQ(pretty.response, R"({"id":"B1"})");
+}
+
+TEST(DoneRecord, IsOneLineOfJsonWithTheDocumentedFields) {
+    auto r = classify_create_response(
+        201, R"({"id":"B1","status":"loading","tags":{"acp_stagePath":["stage/B1"]},"n":[1,2]})",
+        "", now);
+    done_record_fields f;
+    f.queue = "prod";
+    const std::string entry = std::string("a\"b\\c\n\x01\xff", 8);
+    f.entry = entry;
+    f.dataset_id = "ds1";
+    f.external_id = "aepb-1";
+    f.created_at = "2026-11-28T15:42:45.554Z";
+    f.attempts = 2;
+    auto text = done_record_text(f, r);
+    ASSERT_EQ(text.back(), '\n');
+    EXPECT_EQ(text.find('\n'), text.size() - 1) << "one line";
+    auto o = boost::json::parse(text).as_object();
+    std::vector<std::string> keys;
+    for (const auto& kv : o) keys.emplace_back(kv.key());
+    EXPECT_EQ(keys, (std::vector<std::string>{"queue", "entry", "datasetId", "externalId", "batchId",
+                                              "stagePath", "status", "attempts", "createdAt",
+                                              "response"}));
+    EXPECT_EQ(o.at("entry").as_string(), std::string_view("a\"b\\c\n\x01\xef\xbf\xbd"));
+    EXPECT_EQ(o.at("datasetId"), "ds1");
+    EXPECT_EQ(o.at("batchId"), "B1");
+    EXPECT_EQ(o.at("stagePath"), "stage/B1");
+    EXPECT_EQ(o.at("status"), "loading");
+    EXPECT_EQ(o.at("attempts"), 2);
+    EXPECT_EQ(o.at("response").at("n"), boost::json::parse("[1,2]"));
+
+    // A batch found through Catalog for a torn entry: no stage path, no dataset id known.
+    create_result found;
+    found.batch_id = "B2";
+    found.response = R"({"id":"B2"})";
+    f.dataset_id = "";
+    f.recovered = true;
+    o = boost::json::parse(done_record_text(f, found)).as_object();
+    EXPECT_TRUE(o.at("datasetId").is_null());
+    EXPECT_TRUE(o.at("stagePath").is_null());
+    EXPECT_EQ(o.at("recovered"), true);
+    EXPECT_EQ(o.at("response").at("id"), "B2");
 }
 
 TEST(Classify, UnreadableCreatedIsAmbiguousNotSuccess) {

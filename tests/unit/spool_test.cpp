@@ -53,15 +53,57 @@ TEST_F(SpoolTest, ListSkipsHiddenNames) {
     EXPECT_EQ(names[0], "a");
 }
 
-TEST_F(SpoolTest, ClaimMovesOnceAndNeverReplaces) {
+TEST_F(SpoolTest, TakeClaimsOnceNeverReplacesAndReads) {
     put("incoming", "a", "ds1");
-    EXPECT_EQ(sp_->claim("a"), spool::claim_status::claimed);
+    auto t = sp_->take("a", 1024);
+    ASSERT_EQ(t.status, spool::take_status::claimed);
+    ASSERT_TRUE(t.read.ok) << t.read.reason;
+    EXPECT_EQ(t.read.content, "ds1");
+    EXPECT_FALSE(t.read.external_id);
+    EXPECT_GE(t.fd, 0) << "the claimed file stays open for the stamp";
     EXPECT_TRUE(fs::exists(root_ / "processing" / "a"));
-    EXPECT_EQ(sp_->claim("a"), spool::claim_status::gone);
+    EXPECT_EQ(sp_->take("a", 1024).status, spool::take_status::gone);
     put("incoming", "a", "ds2");
-    EXPECT_EQ(sp_->claim("a"), spool::claim_status::busy);
+    EXPECT_EQ(sp_->take("a", 1024).status, spool::take_status::busy);
     EXPECT_EQ(read(root_ / "processing" / "a"), "ds1");  // the in-flight twin is untouched
     EXPECT_TRUE(fs::exists(root_ / "incoming" / "a"));
+}
+
+TEST_F(SpoolTest, TakeLeavesAnEntryStillOpenForWritingInIncoming) {
+    std::ofstream writer(root_ / "incoming" / "w");
+    writer << "ds1" << std::flush;
+    auto t = sp_->take("w", 1024);
+    if (t.status == spool::take_status::claimed) {
+        GTEST_SKIP() << "no file leases here (neither the file's owner nor CAP_LEASE)";
+    }
+    EXPECT_EQ(t.status, spool::take_status::writing);
+    EXPECT_TRUE(fs::exists(root_ / "incoming" / "w"));
+    writer.close();
+    auto again = sp_->take("w", 1024);
+    ASSERT_EQ(again.status, spool::take_status::claimed);
+    EXPECT_EQ(again.read.content, "ds1");
+}
+
+TEST_F(SpoolTest, TakeClaimsWhatIsNotAPlainFileAndSaysWhy) {
+    fs::create_symlink("/etc/passwd", root_ / "incoming" / "link");
+    ASSERT_EQ(::mkfifo((root_ / "incoming" / "fifo").c_str(), 0600), 0);
+    put("tmp", "target", "secret");
+    fs::create_hard_link(root_ / "tmp" / "target", root_ / "incoming" / "hard");
+    put("incoming", "big", std::string(2048, 'a'));
+    const std::pair<const char*, const char*> cases[] = {
+        {"link", "symbolic link"}, {"fifo", "not a regular file"}, {"hard", "hard links"},
+        {"big", "larger than 1 KiB"}};
+    for (const auto& [name, why] : cases) {
+        auto t = sp_->take(name, 1024);  // a fifo must not block
+        ASSERT_EQ(t.status, spool::take_status::claimed) << name;
+        EXPECT_FALSE(t.read.ok) << name;
+        EXPECT_NE(t.read.reason.find(why), std::string::npos) << name << ": " << t.read.reason;
+        EXPECT_LT(t.fd, 0) << name;
+        EXPECT_TRUE(fs::is_symlink(root_ / "processing" / name) ||
+                    fs::exists(root_ / "processing" / name))
+            << name;
+    }
+    EXPECT_EQ(read(root_ / "tmp" / "target"), "secret");
 }
 
 TEST_F(SpoolTest, ReadsRegularFilesOnly) {
@@ -92,16 +134,18 @@ TEST_F(SpoolTest, ReadsRegularFilesOnly) {
     EXPECT_EQ(r.reason, "entry is larger than 1 KiB");
 }
 
-TEST_F(SpoolTest, CompleteWritesTheRecordThenRemovesTheEntry) {
+TEST_F(SpoolTest, SeparateRecordIsWrittenThenTheEntryRemoved) {
     put("processing", "a", "ds1");
-    auto path = sp_->complete("a", "x1", "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n");
+    auto path = sp_->record_done("a", "x1", "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n");
+    sp_->remove_claimed("a");
     EXPECT_EQ(path, (root_ / "done" / "a.json").string());
     EXPECT_FALSE(fs::exists(root_ / "processing" / "a"));
     EXPECT_TRUE(sp_->done_record_matches("a", "x1"));
     EXPECT_FALSE(sp_->done_record_matches("a", "other"));
     // A second entry of the same name keeps the first record.
     put("processing", "a", "ds1");
-    path = sp_->complete("a", "x/2", "{\"externalId\":\"x/2\",\"batchId\":\"b2\"}\n");
+    path = sp_->record_done("a", "x/2", "{\"externalId\":\"x/2\",\"batchId\":\"b2\"}\n");
+    sp_->remove_claimed("a");
     EXPECT_EQ(path, (root_ / "done" / "a.x_2.json").string());
     EXPECT_EQ(read(root_ / "done" / "a.json"), "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n");
     EXPECT_TRUE(sp_->done_record_matches("a", "x/2"));
@@ -145,22 +189,56 @@ TEST_F(SpoolTest, StaleTempFilesOfDeadProcessesAreRemoved) {
 
 TEST_F(SpoolTest, ExternalIdStampTravelsWithTheFile) {
     put("incoming", "a", "ds1");
-    ASSERT_EQ(sp_->claim("a"), spool::claim_status::claimed);
-    auto first = sp_->read_claimed("a", 1024);
-    ASSERT_TRUE(first.ok);
-    EXPECT_FALSE(first.external_id) << "a fresh entry carries no stamp";
-    if (!sp_->stamp_external_id("a", "aepb-0123")) {
+    auto t = sp_->take("a", 1024);
+    ASSERT_EQ(t.status, spool::take_status::claimed);
+    ASSERT_TRUE(t.read.ok);
+    EXPECT_FALSE(t.read.external_id) << "a fresh entry carries no stamp";
+    if (!sp_->stamp_external_id(t, "a", "aepb-0123")) {
         GTEST_SKIP() << "this file system takes no user extended attributes";
     }
+    sp_->sync_file_system();
     auto again = sp_->read_claimed("a", 1024);
     ASSERT_TRUE(again.ok);
     EXPECT_EQ(again.content, "ds1") << "the content is left as the producer wrote it";
     EXPECT_EQ(again.external_id, "aepb-0123");
     // A power loss can undo the claim's rename: the stamp is on the inode, not the name.
     fs::rename(root_ / "processing" / "a", root_ / "incoming" / "a");
-    ASSERT_EQ(sp_->claim("a"), spool::claim_status::claimed);
-    EXPECT_EQ(sp_->read_claimed("a", 1024).external_id, "aepb-0123");
+    auto retaken = sp_->take("a", 1024);
+    ASSERT_EQ(retaken.status, spool::take_status::claimed);
+    EXPECT_EQ(retaken.read.external_id, "aepb-0123");
     EXPECT_THROW(sp_->stamp_external_id("missing", "aepb-1"), spool_error);
+}
+
+TEST_F(SpoolTest, RecordReplacesTheEntryInItsOwnFileThenMovesToDone) {
+    put("incoming", "a", "ds1");
+    auto t = sp_->take("a", 1024);
+    ASSERT_EQ(t.status, spool::take_status::claimed);
+    if (!sp_->stamp_external_id(t, "a", "x1")) {
+        GTEST_SKIP() << "this file system takes no user extended attributes";
+    }
+    struct stat before {};
+    ASSERT_EQ(::stat((root_ / "processing" / "a").c_str(), &before), 0);
+    const std::string rec = "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n";
+    ASSERT_TRUE(sp_->write_record_in_place("a", rec));
+    EXPECT_EQ(read(root_ / "processing" / "a"), rec);
+    EXPECT_TRUE(spool::is_record_of(rec, "x1"));
+    EXPECT_FALSE(spool::is_record_of(rec, "x2"));
+    EXPECT_FALSE(spool::is_record_of("ds1", "x1"));
+    EXPECT_FALSE(spool::is_record_of(rec.substr(0, rec.size() / 2), "x1")) << "torn";
+    EXPECT_FALSE(spool::is_record_of("{\"externalId\":\"x1\"}", "x1")) << "no batchId";
+    EXPECT_EQ(sp_->file_record("a", "x1"), (root_ / "done" / "a.json").string());
+    struct stat after {};
+    ASSERT_EQ(::stat((root_ / "done" / "a.json").c_str(), &after), 0);
+    EXPECT_EQ(after.st_ino, before.st_ino) << "no file was created";
+    EXPECT_FALSE(fs::exists(root_ / "processing" / "a"));
+    // A shorter record than the entry leaves nothing of the entry behind.
+    put("processing", "a", std::string(500, 'd'));
+    ASSERT_TRUE(sp_->write_record_in_place("a", "{\"batchId\":\"b2\"}"));
+    EXPECT_EQ(read(root_ / "processing" / "a"), "{\"batchId\":\"b2\"}");
+    // The name is taken in done/: the record goes beside it, never over it.
+    EXPECT_EQ(sp_->file_record("a", "x/2"), (root_ / "done" / "a.x_2.json").string());
+    EXPECT_EQ(read(root_ / "done" / "a.json"), rec);
+    EXPECT_THROW(sp_->file_record("a", "x3"), spool_error) << "nothing left to move";
 }
 
 TEST_F(SpoolTest, RewriteReplacesAtomically) {
@@ -175,7 +253,7 @@ TEST_F(SpoolTest, UnwritableDoneIsAnErrorNotALoss) {
     put("processing", "a", "ds1");
     fs::remove(root_ / "done");
     put("", "done", "not a directory");
-    EXPECT_THROW(sp_->complete("a", "x", "{}"), spool_error);
+    EXPECT_THROW(sp_->record_done("a", "x", "{}"), spool_error);
     EXPECT_EQ(read(root_ / "processing" / "a"), "ds1")
         << "the entry must stay until its record is written";
 }
