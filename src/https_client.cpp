@@ -20,6 +20,11 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <climits>
+#include <dirent.h>
 #include <optional>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -102,15 +107,63 @@ struct https_client::connection {
     }
 };
 
+bool dir_has_hash_links(const std::string& dir) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return false;
+    bool found = false;
+    while (!found) {
+        const auto* ent = ::readdir(d);
+        if (!ent) break;
+        // <8 hex digits>.<digit>, as `openssl rehash` names them.
+        const std::string_view n(ent->d_name);
+        found = n.size() >= 10 && n[8] == '.' &&
+                std::all_of(n.begin(), n.begin() + 8, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }) &&
+                std::all_of(n.begin() + 9, n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+    }
+    ::closedir(d);
+    return found;
+}
+
+namespace {
+
+// The system's trust anchors. OpenSSL's default loads the whole bundle file at once (about
+// 30 ms for Debian's ~140 certificates, paid at every start, reload and --check); the hashed
+// directory that update-ca-certificates keeps beside it holds the same anchors and is read one
+// certificate at a time, when a handshake needs it. The bundle is still loaded where that
+// directory has no hash links, or where SSL_CERT_FILE or SSL_CERT_DIR name other stores than
+// the system's (naming the system's own, as some images do, changes nothing).
+std::string real_path(const char* p) {
+    char buf[PATH_MAX];
+    return p && ::realpath(p, buf) ? std::string(buf) : std::string();
+}
+
+void use_system_trust_store(ssl::context& ctx) {
+    const char* file_env = std::getenv(X509_get_default_cert_file_env());
+    const char* dir_env = std::getenv(X509_get_default_cert_dir_env());
+    const std::string system_file = real_path(X509_get_default_cert_file());
+    const std::string system_dir = real_path(X509_get_default_cert_dir());
+    const bool system_stores =
+        (!file_env || real_path(file_env) == system_file) &&
+        (!dir_env || real_path(dir_env) == system_dir);
+    if (system_stores && !system_dir.empty() && dir_has_hash_links(system_dir) &&
+        SSL_CTX_load_verify_dir(ctx.native_handle(), system_dir.c_str()) == 1) {
+        return;
+    }
+    boost::system::error_code ec;
+    ctx.set_default_verify_paths(ec);
+    if (ec) throw std::runtime_error("cannot load the system trust store: " + ec.message());
+}
+
+}  // namespace
+
 ssl::context make_client_tls_context(const tls_config& tls) {
     ssl::context ctx(ssl::context::tls_client);
     SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
     // Idle keep-alive connections give their record buffers back (about 34 KiB each).
     SSL_CTX_set_mode(ctx.native_handle(), SSL_MODE_RELEASE_BUFFERS);
     ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+    use_system_trust_store(ctx);
     boost::system::error_code ec;
-    ctx.set_default_verify_paths(ec);
-    if (ec) throw std::runtime_error("cannot load the system trust store: " + ec.message());
     if (!tls.ca_file.empty()) {
         ctx.load_verify_file(tls.ca_file, ec);
         if (ec) {

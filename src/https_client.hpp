@@ -47,6 +47,10 @@ struct http_outcome {
 // one. Throws std::runtime_error naming the config key and file on failure.
 boost::asio::ssl::context make_client_tls_context(const tls_config& tls);
 
+// Whether `dir` holds certificates under `openssl rehash` names (<hash>.<n>), so that OpenSSL can
+// look anchors up in it one at a time.
+bool dir_has_hash_links(const std::string& dir);
+
 struct https_client_stats {
     std::uint64_t connections_opened = 0;
     std::uint64_t tls_handshakes = 0;  // all completed handshakes ...
