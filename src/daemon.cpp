@@ -318,9 +318,13 @@ asio::awaitable<void> daemon_impl::scan(queue_state& q, bool include_processing)
     // listed again): a backlog of any size costs bounded memory and a quick start.
     const std::size_t limit = work_.max_pending() * 2;
     const auto op = [sp, limit] { return sp->list("incoming", limit); };
+    const auto started = work_.listing_started(q.index);
     auto names = co_await blocking(op);
-    for (const auto& n : names) add_pending(q, n);
-    work_.refilled(q.index, names.size() < limit);
+    const auto now = std::chrono::steady_clock::now();
+    std::size_t added = 0;
+    for (const auto& n : names) added += work_.add_listed(q.index, n, now) ? 1 : 0;
+    notify_work(added);
+    work_.refilled(q.index, names.size() < limit, started);
 }
 
 void daemon_impl::recheck_later(queue_state& q, const std::string& name) {
@@ -347,6 +351,8 @@ void daemon_impl::maybe_refill() {
             if (e) {
                 log_.error("cannot list incoming/; will try again",
                            {{"queue", q.cfg.name}, {"error", describe(e)}});
+            } else {
+                maybe_refill();  // what finished during this listing may ask for another
             }
             maybe_finish_once();
         });
@@ -892,6 +898,7 @@ asio::awaitable<void> daemon_impl::worker() {
 // again, and a twin that arrived meanwhile becomes pending.
 void daemon_impl::finish_item(const work_item& item) {
     if (work_.finish(item)) notify_work(1);
+    maybe_refill();  // a name listed while this one was in flight asks for another listing
     if (stopping_ && work_.in_flight() == 0) grace_timer_.cancel();
     maybe_finish_once();
 }

@@ -95,11 +95,16 @@ std::string valid_utf8(std::string_view in) {
     return out;
 }
 
-std::string escape_text_value(std::string_view v) {
+namespace {
+
+void append_text_value(std::string& out, std::string_view v) {
     bool plain = !v.empty();
     for (char c : v) plain = plain && is_safe(c);
-    if (plain) return std::string(v);
-    std::string out = "\"";
+    if (plain) {
+        out += v;
+        return;
+    }
+    out += '"';
     for (unsigned char c : v) {
         switch (c) {
             case '"':
@@ -128,6 +133,13 @@ std::string escape_text_value(std::string_view v) {
         }
     }
     out += '"';
+}
+
+}  // namespace
+
+std::string escape_text_value(std::string_view v) {
+    std::string out;
+    append_text_value(out, v);
     return out;
 }
 
@@ -161,7 +173,8 @@ logger::logger(log_config cfg, int fd) : cfg_(cfg), fd_(fd), journal_(fd_is_jour
 std::string logger::format_line(log_level level, std::string_view msg,
                                 std::initializer_list<log_field> fields) const {
     std::string line;
-    if (journal_) line = "<" + std::to_string(syslog_priority(level)) + ">";
+    line.reserve(320);
+    if (journal_) line += "<" + std::to_string(syslog_priority(level)) + ">";
     if (cfg_.format == log_format::json) {
         boost::json::object o;
         if (!journal_) o["ts"] = utc_timestamp();
@@ -186,7 +199,7 @@ std::string logger::format_line(log_level level, std::string_view msg,
             line += f.key;
             line += '=';
             if (auto* s = std::get_if<std::string_view>(&f.value)) {
-                line += escape_text_value(*s);
+                append_text_value(line, *s);
             } else {
                 line += std::to_string(std::get<std::int64_t>(f.value));
             }

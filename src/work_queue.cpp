@@ -20,6 +20,14 @@ bool work_queue::add_incoming(std::size_t queue, const std::string& name, time_p
     return true;
 }
 
+bool work_queue::add_listed(std::size_t queue, const std::string& name, time_point seen) {
+    if (queue < queues_.size() && !queues_[queue].retired && queues_[queue].in_flight.count(name)) {
+        queues_[queue].listed_in_flight.insert(name);
+        return false;
+    }
+    return add_incoming(queue, name, seen);
+}
+
 std::size_t work_queue::add_queue() {
     queues_.emplace_back();
     return queues_.size() - 1;
@@ -32,6 +40,8 @@ void work_queue::retire(std::size_t queue) {
     q.incoming_set.clear();
     q.resumed.clear();
     q.deferred.clear();
+    q.listed_in_flight.clear();
+    q.relist = false;
     q.overflow = false;
 }
 
@@ -47,18 +57,20 @@ std::optional<work_queue::time_point> work_queue::oldest_seen(std::size_t queue)
 
 bool work_queue::needs_refill(std::size_t queue) const {
     const auto& q = queues_.at(queue);
-    return !q.retired && q.overflow && q.incoming.size() <= max_pending_ / 2;
+    return !q.retired && (q.overflow || q.relist) && q.incoming.size() <= max_pending_ / 2;
 }
 
-void work_queue::refilled(std::size_t queue, bool complete) {
+void work_queue::refilled(std::size_t queue, bool complete, std::uint64_t started) {
     auto& q = queues_.at(queue);
     if (complete && q.incoming.size() < max_pending_) q.overflow = false;
+    // Only a listing that began after the last such finish saw what it left behind.
+    if (q.relist && started == q.relist_gen) q.relist = false;
 }
 
 bool work_queue::idle() const {
     if (pending() != 0 || in_flight_count_ != 0) return false;
     for (const auto& q : queues_) {
-        if (q.overflow) return false;
+        if (q.overflow || q.relist) return false;
     }
     return true;
 }
@@ -112,6 +124,10 @@ std::optional<work_item> work_queue::take() {
 bool work_queue::finish(const work_item& item) {
     auto& q = queues_.at(item.queue);
     if (q.in_flight.erase(item.name)) --in_flight_count_;
+    if (q.listed_in_flight.erase(item.name)) {
+        q.relist = true;
+        ++q.relist_gen;
+    }
     if (q.deferred.erase(item.name)) return add_incoming(item.queue, item.name, item.seen);
     return false;
 }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -36,6 +37,12 @@ class work_queue {
     // `seen` is when the name was first seen (for oldest_seen).
     bool add_incoming(std::size_t queue, const std::string& name, time_point seen = {});
 
+    // A name read from a listing of incoming/. Like add_incoming, except for a name in flight:
+    // a listing most likely read it before that entry's claim moved it away, so it is not
+    // deferred (taking it again would only find it gone). Once that entry finishes, the queue
+    // asks for another listing instead (see needs_refill), which finds a real twin if one came.
+    bool add_listed(std::size_t queue, const std::string& name, time_point seen = {});
+
     // A queue added by a reload; returns its index (indices are never reused).
     std::size_t add_queue();
     // A queue removed by a reload: its pending names are forgotten (they stay on disk) and no
@@ -51,8 +58,11 @@ class work_queue {
     // True when names were turned away because the queue was full and it has drained to half:
     // the caller lists incoming/ again, then calls refilled().
     bool needs_refill(std::size_t queue) const;
-    // A listing of incoming/ ended; `complete` when it saw every name (none turned away since).
-    void refilled(std::size_t queue, bool complete);
+    // A listing of incoming/ begins: returns what refilled() is to be given when it ends.
+    std::uint64_t listing_started(std::size_t queue) const { return queues_.at(queue).relist_gen; }
+    // A listing of incoming/ ended; `complete` when it saw every name (none turned away since);
+    // `started` is what listing_started returned before it.
+    void refilled(std::size_t queue, bool complete, std::uint64_t started = 0);
     bool overflowed(std::size_t queue) const { return queues_.at(queue).overflow; }
     std::size_t max_pending() const { return max_pending_; }
     // A name found in processing/ at start (already claimed by an earlier run).
@@ -83,6 +93,9 @@ class work_queue {
         std::deque<pending_name> resumed;
         std::unordered_set<std::string> in_flight;
         std::unordered_set<std::string> deferred;
+        std::unordered_set<std::string> listed_in_flight;  // see add_listed
+        bool relist = false;        // such an entry finished: list incoming/ again
+        std::uint64_t relist_gen = 0;  // counts those finishes
         bool overflow = false;  // names were turned away: incoming/ holds more than we list
         bool retired = false;
     };

@@ -151,5 +151,37 @@ TEST(WorkQueue, OldestSeenIsTheLongestWaitingName) {
     EXPECT_FALSE(w.oldest_seen(0));
 }
 
+TEST(WorkQueue, ListedNameInFlightAsksForAnotherListingNotASecondTake) {
+    work_queue w(1, 10);
+    w.add_incoming(0, "a");
+    auto a = w.take();
+    ASSERT_TRUE(a);
+    const auto before = w.listing_started(0);
+    EXPECT_FALSE(w.add_listed(0, "a")) << "most likely the very file in flight";
+    w.refilled(0, true, before);
+    EXPECT_FALSE(w.needs_refill(0));
+    const auto during = w.listing_started(0);  // a listing that began before the finish
+    EXPECT_FALSE(w.finish(*a)) << "not deferred: nothing becomes pending";
+    EXPECT_FALSE(w.take());
+    EXPECT_TRUE(w.needs_refill(0)) << "a real twin may have come: list again";
+    EXPECT_FALSE(w.idle());
+    w.refilled(0, true, during);
+    EXPECT_TRUE(w.needs_refill(0)) << "that listing may have missed it";
+    const auto after = w.listing_started(0);
+    EXPECT_TRUE(w.add_listed(0, "a")) << "the twin, listed after the finish";
+    w.refilled(0, true, after);
+    EXPECT_FALSE(w.needs_refill(0));
+    auto twin = w.take();
+    ASSERT_TRUE(twin);
+    w.finish(*twin);
+    EXPECT_TRUE(w.idle());
+    // An event for a name in flight still defers it (a new file, certainly).
+    w.add_incoming(0, "b");
+    auto b = w.take();
+    EXPECT_FALSE(w.add_incoming(0, "b"));
+    EXPECT_TRUE(w.finish(*b));
+    EXPECT_TRUE(w.take());
+}
+
 }  // namespace
 }  // namespace aep
