@@ -39,11 +39,11 @@ struct create_result {
         ambiguous,     // a 201 we cannot read, or another status we do not know
     } outcome = kind::ambiguous;
     std::string batch_id;
-    std::string stage_path;       // tags.acp_stagePath[0]; empty when absent
-    std::string status;           // the batch's status, e.g. "loading"
-    std::string dataset_id;       // relatedObjects' dataSet id, when the answer names one
-    std::string response;         // the batch as compact JSON text (the 201 body, or Catalog's)
-    std::string reason;           // why, for anything but created
+    std::string stage_path;  // tags.acp_stagePath[0]; empty when absent
+    std::string status;      // the batch's status, e.g. "loading"
+    std::string dataset_id;  // relatedObjects' dataSet id, when the answer names one
+    std::string response;    // the batch as compact JSON text (the 201 body, or Catalog's)
+    std::string reason;      // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said
 };
 

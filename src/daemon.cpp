@@ -114,7 +114,7 @@ struct entry_job {
     batch_entry entry;
     int attempts = 0;
     bool may_exist = false;   // an earlier run may have sent it: ask Catalog before sending
-    bool in_place = false;    // stamped: its record replaces its content (spool::write_record_in_place)
+    bool in_place = false;    // stamped: its record replaces its content in place
     bool torn = false;        // its content was torn after its batch was created: Catalog only
     work_item item;           // as taken from the work queue; finished with the entry
     bool handed_off = false;  // its recording went on in a task of its own (see record_later)
@@ -216,6 +216,8 @@ class daemon_impl {
     asio::awaitable<void> recheck(queue_state& q, std::string name);
     bool created_complete(const queue_state& q, const std::string& name) const;
     void spawn_worker();
+    // Four workers per request slot: while some requests are on the wire, the others' entries
+    // are being taken and synced in groups, so a freed slot finds an entry ready.
     int worker_target() const { return 4 * cfg_.http.concurrency; }
     asio::awaitable<bool> acquire_slot();
     void release_slot();
@@ -841,7 +843,8 @@ int daemon_impl::run() {
             q->sp.sync_file_system();
             ++fs_syncs_;
         } catch (const spool_error& e) {
-            log_.warn("cannot sync the spool at stop", {{"queue", q->cfg.name}, {"error", e.what()}});
+            log_.warn("cannot sync the spool at stop",
+                      {{"queue", q->cfg.name}, {"error", e.what()}});
         }
     }
     const auto& net = client_.stats();
@@ -904,13 +907,12 @@ void daemon_impl::finish_item(const work_item& item) {
 }
 
 // A created batch is recorded by a task of its own, so that the worker's request slot goes to
-// the next entry at once instead of waiting for the disk (two fsyncs and a shared directory
-// sync). At most http.concurrency such tasks run; beyond that the worker records itself, which
+// the next entry at once instead of waiting for the disk (a sync shared with other entries).
+// At most twice http.concurrency such tasks run; beyond that the worker records itself, which
 // holds the pipeline back when the disk cannot keep up. The entry stays in flight (not taken
-// again, counted by a stop) until its record is durable.
-// Both job and r are moved from when the recording is handed off.
-asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r,
-                                                bool recovered) {
+// again, counted by a stop) until its record is durable. Both job and r are moved from when
+// the recording is handed off.
+asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r, bool recovered) {
     if (recording_ >= 2 * cfg_.http.concurrency) {
         co_await record_success(job, r, recovered);
         co_return;
@@ -919,11 +921,12 @@ asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r
     ++recording_;
     asio::co_spawn(ioc_, record_and_finish(std::move(job), std::move(r), recovered),
                    [this](std::exception_ptr e) {
-        --recording_;
-        if (e) {
-            log_.error("recording a created batch failed unexpectedly", {{"error", describe(e)}});
-        }
-    });
+                       --recording_;
+                       if (e) {
+                           log_.error("recording a created batch failed unexpectedly",
+                                      {{"error", describe(e)}});
+                       }
+                   });
 }
 
 asio::awaitable<void> daemon_impl::record_and_finish(entry_job job, create_result r,
@@ -988,8 +991,7 @@ asio::awaitable<void> daemon_impl::spool_group(const spool& sp, sync_item& item)
 // it went). Callers that arrive while max_syncs_per_key syncs are under way share the next one
 // (group commit); a sync can start while another is still waiting for the disk, so that the
 // work before one group's sync overlaps the previous group's wait.
-asio::awaitable<void> daemon_impl::group_sync(const std::string& key, sync_item& item,
-                                              sync_op op) {
+asio::awaitable<void> daemon_impl::group_sync(const std::string& key, sync_item& item, sync_op op) {
     auto& slot = syncs_[key];
     if (!slot) slot = std::make_unique<sync_state>(ioc_);
     sync_state& st = *slot;
@@ -1270,8 +1272,8 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     };
     co_await spool_group(*sp, taking);
     if (t.k == kind::gone && !taking.error.empty()) {
-        log_.error("cannot take entry", {{"queue", q.cfg.name}, {"entry", name},
-                                         {"error", taking.error}});
+        log_.error("cannot take entry",
+                   {{"queue", q.cfg.name}, {"entry", name}, {"error", taking.error}});
         co_return;
     }
     if (!t.warning.empty()) {

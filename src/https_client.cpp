@@ -22,8 +22,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <climits>
+#include <cstdlib>
 #include <dirent.h>
 #include <optional>
 #include <stdexcept>
@@ -116,9 +116,12 @@ bool dir_has_hash_links(const std::string& dir) {
         if (!ent) break;
         // <8 hex digits>.<digit>, as `openssl rehash` names them.
         const std::string_view n(ent->d_name);
-        found = n.size() >= 10 && n[8] == '.' &&
-                std::all_of(n.begin(), n.begin() + 8, [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }) &&
-                std::all_of(n.begin() + 9, n.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
+        found =
+            n.size() >= 10 && n[8] == '.' &&
+            std::all_of(n.begin(), n.begin() + 8,
+                        [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }) &&
+            std::all_of(n.begin() + 9, n.end(),
+                        [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
     }
     ::closedir(d);
     return found;
@@ -142,9 +145,8 @@ void use_system_trust_store(ssl::context& ctx) {
     const char* dir_env = std::getenv(X509_get_default_cert_dir_env());
     const std::string system_file = real_path(X509_get_default_cert_file());
     const std::string system_dir = real_path(X509_get_default_cert_dir());
-    const bool system_stores =
-        (!file_env || real_path(file_env) == system_file) &&
-        (!dir_env || real_path(dir_env) == system_dir);
+    const bool system_stores = (!file_env || real_path(file_env) == system_file) &&
+                               (!dir_env || real_path(dir_env) == system_dir);
     if (system_stores && !system_dir.empty() && dir_has_hash_links(system_dir) &&
         SSL_CTX_load_verify_dir(ctx.native_handle(), system_dir.c_str()) == 1) {
         return;

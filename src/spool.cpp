@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
 #include <utility>
 
 namespace aep {
@@ -144,7 +143,8 @@ namespace {
 
 const char* not_readable_reason(const struct stat& st) {
     if (S_ISLNK(st.st_mode)) return "entry is a symbolic link; only regular files are read";
-    if (!S_ISREG(st.st_mode)) return "entry is not a regular file (fifo, device, socket or directory)";
+    if (!S_ISREG(st.st_mode))
+        return "entry is not a regular file (fifo, device, socket or directory)";
     if (st.st_nlink > 1)
         return "entry has several hard links; refusing to read a file shared with another path";
     return nullptr;
@@ -316,7 +316,7 @@ bool spool::stamp_external_id(const taken& t, const std::string& name,
                               const std::string& external_id) const {
     if (t.fd < 0) return stamp_external_id(name, external_id, dir_sync::by_caller);
     if (::fsetxattr(t.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
-        if (errno == ENOTSUP || errno == EPERM) return false;
+        if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
         throw_errno("cannot stamp the externalId on", path("processing", name), errno);
     }
     return true;
@@ -328,7 +328,8 @@ bool spool::stamp_external_id(const std::string& name, const std::string& extern
     fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
     if (f.fd < 0) throw_errno("cannot open", p, errno);
     if (::fsetxattr(f.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
-        if (errno == ENOTSUP || errno == EPERM) return false;  // tmpfs before 6.6, some NFS
+        // tmpfs before 6.6, some NFS; or a file the daemon may not write.
+        if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
         throw_errno("cannot stamp the externalId on", p, errno);
     }
     if (sync == dir_sync::now && ::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
@@ -353,8 +354,8 @@ bool spool::write_record_in_place(const std::string& name, const std::string& re
     if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return false;
     std::size_t off = 0;
     while (off < record.size()) {
-        const auto n = ::pwrite(f.fd, record.data() + off, record.size() - off,
-                                static_cast<off_t>(off));
+        const auto n =
+            ::pwrite(f.fd, record.data() + off, record.size() - off, static_cast<off_t>(off));
         if (n < 0) {
             if (errno == EINTR) continue;
             throw_errno("cannot write", p, errno);

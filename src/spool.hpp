@@ -74,7 +74,8 @@ class spool {
     // later (processing/, or incoming/ again when a power loss undid the claim), read_claimed
     // returns the stamp, so the entry is never sent under another id. The file is fsynced unless
     // by_caller (the caller then calls sync_file_system before sending). Returns false when the
-    // file system does not take user extended attributes (the caller then rewrites).
+    // file system does not take user extended attributes, or the daemon may not write the file
+    // (the caller then rewrites).
     bool stamp_external_id(const std::string& name, const std::string& external_id,
                            dir_sync sync = dir_sync::now) const;
     // The same, on the file `take` left open (by name when it left none).
@@ -108,7 +109,6 @@ class spool {
     // by_caller. Returns the path. The entry stays in processing/.
     std::string record_done(const std::string& name, const std::string& unique,
                             const std::string& record, dir_sync sync = dir_sync::now) const;
-
 
     // Durably writes failed/<name>.error.json, then moves processing/<name> to failed/<name>
     // (both suffixed with <unique> when the names are taken). Returns the error file's path.

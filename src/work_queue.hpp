@@ -94,9 +94,9 @@ class work_queue {
         std::unordered_set<std::string> in_flight;
         std::unordered_set<std::string> deferred;
         std::unordered_set<std::string> listed_in_flight;  // see add_listed
-        bool relist = false;        // such an entry finished: list incoming/ again
+        bool relist = false;           // such an entry finished: list incoming/ again
         std::uint64_t relist_gen = 0;  // counts those finishes
-        bool overflow = false;  // names were turned away: incoming/ holds more than we list
+        bool overflow = false;         // names were turned away: incoming/ holds more than we list
         bool retired = false;
     };
     std::vector<per_queue> queues_;

@@ -94,9 +94,9 @@ TEST(DoneRecord, IsOneLineOfJsonWithTheDocumentedFields) {
     auto o = boost::json::parse(text).as_object();
     std::vector<std::string> keys;
     for (const auto& kv : o) keys.emplace_back(kv.key());
-    EXPECT_EQ(keys, (std::vector<std::string>{"queue", "entry", "datasetId", "externalId", "batchId",
-                                              "stagePath", "status", "attempts", "createdAt",
-                                              "response"}));
+    EXPECT_EQ(keys, (std::vector<std::string>{"queue", "entry", "datasetId", "externalId",
+                                              "batchId", "stagePath", "status", "attempts",
+                                              "createdAt", "response"}));
     EXPECT_EQ(o.at("entry").as_string(), std::string_view("a\"b\\c\n\x01\xef\xbf\xbd"));
     EXPECT_EQ(o.at("datasetId"), "ds1");
     EXPECT_EQ(o.at("batchId"), "B1");

@@ -90,9 +90,10 @@ TEST_F(SpoolTest, TakeClaimsWhatIsNotAPlainFileAndSaysWhy) {
     put("tmp", "target", "secret");
     fs::create_hard_link(root_ / "tmp" / "target", root_ / "incoming" / "hard");
     put("incoming", "big", std::string(2048, 'a'));
-    const std::pair<const char*, const char*> cases[] = {
-        {"link", "symbolic link"}, {"fifo", "not a regular file"}, {"hard", "hard links"},
-        {"big", "larger than 1 KiB"}};
+    const std::pair<const char*, const char*> cases[] = {{"link", "symbolic link"},
+                                                         {"fifo", "not a regular file"},
+                                                         {"hard", "hard links"},
+                                                         {"big", "larger than 1 KiB"}};
     for (const auto& [name, why] : cases) {
         auto t = sp_->take(name, 1024);  // a fifo must not block
         ASSERT_EQ(t.status, spool::take_status::claimed) << name;

@@ -1,7 +1,6 @@
 #include "https_client.hpp"
 
 #include <gtest/gtest.h>
-
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
