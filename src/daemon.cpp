@@ -1132,6 +1132,7 @@ struct taken_entry {
     bool may_exist = false;  // an earlier run may have sent it: ask Catalog first
     bool stamped = false;    // the file carries its externalId as an extended attribute
     bool fresh_id = false;   // the externalId was made now (the entry had none)
+    std::string recorded;    // kind::recorded: where the record went in done/
     bool torn = false;       // stamped, but a crash tore its content while its record was
                              // written: a batch exists, to be found through Catalog only
     std::string warning;     // a problem worth a log line that did not stop the entry
@@ -1186,7 +1187,7 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
         // came before it reached done/: only the move is left.
         t.entry.external_id = rr.external_id;
         try {
-            t.error = sp.file_record(name, *rr.external_id);
+            t.recorded = sp.file_record(name, *rr.external_id);
             t.k = kind::recorded;
         } catch (const spool_error& e) {
             t.k = kind::read_error;
@@ -1310,7 +1311,7 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
             co_return;
         case kind::recorded:
             log_.info("entry already held its record; moved it to done/",
-                      {{"queue", q.cfg.name}, {"entry", name}, {"path", t.error}});
+                      {{"queue", q.cfg.name}, {"entry", name}, {"path", t.recorded}});
             co_return;
         case kind::ready:
             break;
@@ -1325,11 +1326,11 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     const bool rewrite_needed = t.fresh_id && !t.stamped;
     const std::string content = rewrite_needed ? serialize_entry(job.entry) : std::string();
     const auto rewrite = [sp, name, content] {
-        sp->rewrite_claimed(name, content, spool::dir_sync::by_caller);
+        sp->rewrite_claimed(name, content, spool::sync_mode::by_caller);
         return true;
     };
     bool synced = taking.synced && taking.error.empty();
-    const std::string claimed_path = sp->path("processing", name);
+    const std::string& claimed_path = taking.file;
     while (!synced) {
         try {
             // The externalId is on the disk before the first request.
@@ -1561,7 +1562,7 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
     const auto in_place = [sp, name, text] { return sp->write_record_in_place(name, text); };
     const auto file = [sp, name, xid] { return sp->file_record(name, xid); };
     const auto record = [sp, name, xid, text] {
-        return sp->record_done(name, xid, text, spool::dir_sync::by_caller);
+        return sp->record_done(name, xid, text, spool::sync_mode::by_caller);
     };
     const auto remove = [sp, name] {
         sp->remove_claimed(name);

@@ -314,7 +314,7 @@ spool::taken& spool::taken::operator=(taken&& o) noexcept {
 
 bool spool::stamp_external_id(const taken& t, const std::string& name,
                               const std::string& external_id) const {
-    if (t.fd < 0) return stamp_external_id(name, external_id, dir_sync::by_caller);
+    if (t.fd < 0) return stamp_external_id(name, external_id, sync_mode::by_caller);
     if (::fsetxattr(t.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
         if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
         throw_errno("cannot stamp the externalId on", path("processing", name), errno);
@@ -323,7 +323,7 @@ bool spool::stamp_external_id(const taken& t, const std::string& name,
 }
 
 bool spool::stamp_external_id(const std::string& name, const std::string& external_id,
-                              dir_sync sync) const {
+                              sync_mode sync) const {
     const auto p = path("processing", name);
     fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
     if (f.fd < 0) throw_errno("cannot open", p, errno);
@@ -332,7 +332,7 @@ bool spool::stamp_external_id(const std::string& name, const std::string& extern
         if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
         throw_errno("cannot stamp the externalId on", p, errno);
     }
-    if (sync == dir_sync::now && ::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
+    if (sync == sync_mode::now && ::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
     return true;
 }
 
@@ -383,7 +383,7 @@ std::string spool::file_record(const std::string& name, const std::string& uniqu
 
 std::string spool::write_durable(const std::string& dir, const std::string& final_name,
                                  const std::string& alt_name, const std::string& content,
-                                 bool replace, dir_sync sync) const {
+                                 bool replace, sync_mode sync) const {
     const auto tmp = temp_name(dir, final_name);
     write_synced(tmp, content);
     std::string target = dir + "/" + final_name;
@@ -401,17 +401,17 @@ std::string spool::write_durable(const std::string& dir, const std::string& fina
         ::unlink(tmp.c_str());
         throw_errno("cannot rename into place", target, err);
     }
-    if (sync == dir_sync::now) fsync_directory(dir);
+    if (sync == sync_mode::now) fsync_directory(dir);
     return target;
 }
 
 void spool::rewrite_claimed(const std::string& name, const std::string& content,
-                            dir_sync sync) const {
+                            sync_mode sync) const {
     write_durable(path("processing", ""), name, "", content, true, sync);
 }
 
 std::string spool::record_done(const std::string& name, const std::string& unique,
-                               const std::string& record, dir_sync sync) const {
+                               const std::string& record, sync_mode sync) const {
     return write_durable(path("done", ""), name + ".json",
                          name + "." + safe_suffix(unique) + ".json", record, false, sync);
 }
@@ -433,7 +433,7 @@ std::string spool::fail(const std::string& name, const std::string& unique,
     const bool error_taken = ::lstat((dir + "/" + name + ".error.json").c_str(), &st) == 0;
     if (entry_taken) entry_target = name + "." + safe_suffix(unique);
     const auto written = write_durable(dir, entry_target + ".error.json", "", error_record,
-                                       !entry_taken && error_taken, dir_sync::now);
+                                       !entry_taken && error_taken, sync_mode::now);
     const int err = rename_noreplace(path("processing", name), dir + "/" + entry_target);
     if (err != 0 && err != ENOENT)
         throw_errno("cannot move to failed/", path("processing", name), err);

@@ -65,9 +65,10 @@ class spool {
     };
     taken take(const std::string& name, std::size_t max_bytes) const;
 
-    // Whether a call syncs the directory it renamed into itself, or leaves that to the caller
-    // (the daemon groups directory syncs of many entries into one fsync).
-    enum class dir_sync { now, by_caller };
+    // Whether a call makes its change durable itself (an fsync of the file it wrote, and of the
+    // directory it renamed into), or leaves that to the caller, which groups the syncs of many
+    // entries into one.
+    enum class sync_mode { now, by_caller };
 
     // Stamps the externalId on processing/<name> itself, as an extended attribute
     // (user.aep-batchd.external-id): one inode write, no new file. Wherever the file is found
@@ -77,7 +78,7 @@ class spool {
     // file system does not take user extended attributes, or the daemon may not write the file
     // (the caller then rewrites).
     bool stamp_external_id(const std::string& name, const std::string& external_id,
-                           dir_sync sync = dir_sync::now) const;
+                           sync_mode sync = sync_mode::now) const;
     // The same, on the file `take` left open (by name when it left none).
     bool stamp_external_id(const taken& t, const std::string& name,
                            const std::string& external_id) const;
@@ -102,13 +103,13 @@ class spool {
     // Replaces processing/<name> with `content` (temp file, fsync, rename, and a directory sync
     // unless by_caller).
     void rewrite_claimed(const std::string& name, const std::string& content,
-                         dir_sync sync = dir_sync::now) const;
+                         sync_mode sync = sync_mode::now) const;
 
     // Writes done/<name>.json (or done/<name>.<unique>.json when that name is taken by an
     // earlier entry of the same name): temp file, fsync, rename, and a directory sync unless
     // by_caller. Returns the path. The entry stays in processing/.
     std::string record_done(const std::string& name, const std::string& unique,
-                            const std::string& record, dir_sync sync = dir_sync::now) const;
+                            const std::string& record, sync_mode sync = sync_mode::now) const;
 
     // Durably writes failed/<name>.error.json, then moves processing/<name> to failed/<name>
     // (both suffixed with <unique> when the names are taken). Returns the error file's path.
@@ -134,7 +135,7 @@ class spool {
     // Writes dir/<final_name> atomically and durably; on EEXIST tries dir/<alt_name>.
     std::string write_durable(const std::string& dir, const std::string& final_name,
                               const std::string& alt_name, const std::string& content, bool replace,
-                              dir_sync sync) const;
+                              sync_mode sync) const;
 
     std::string root_;
 };
