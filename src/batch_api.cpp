@@ -159,39 +159,11 @@ std::string body_excerpt(std::string_view body) { return std::string(body.substr
 
 namespace {
 
-// Appends `v` as a JSON string. `v` must be valid UTF-8 (bytes >= 0x80 are copied as they are):
-// everything but the entry's name is (checked configuration, parsed JSON, our own ids).
+// Appends `v` as a JSON string, escaped by Boost.JSON's serializer (as the JSON log lines are).
+// `v` must be valid UTF-8: everything but the entry's name is (checked configuration, parsed
+// JSON, our own ids), and the name goes through valid_utf8 first.
 void append_json_string(std::string& out, std::string_view v) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (unsigned char c : v) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 0xf];
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-    out += '"';
+    out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
 }
 
 void append_json_string_or_null(std::string& out, std::string_view v) {
