@@ -70,6 +70,22 @@ std::int64_t peak_rss_kib() {
     return 0;
 }
 
+std::int64_t unix_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// This boot's id: a run marker from another boot belongs to a run that ended with its machine.
+std::string read_boot_id() {
+    std::ifstream f("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    std::getline(f, id);
+    const bool ok =
+        id.size() >= 32 && id.find_first_not_of("0123456789abcdef-") == std::string::npos;
+    return ok ? id : std::string();
+}
+
 std::uint64_t resident_bytes() {
     std::ifstream statm("/proc/self/statm");
     std::uint64_t size = 0, resident = 0;
@@ -101,6 +117,10 @@ struct queue_state {
     int watch = -1;
     bool refilling = false;  // a listing of incoming/ is under way
     bool retired = false;    // removed by a reload; kept while its entries in flight finish
+    // Set at start_queue: incoming/'s identity (externalIds derived from it), and this run's
+    // marker and doubt moment (see spool::begin_run).
+    std::optional<file_identity> incoming_id;
+    spool::run_start run;
 
     queue_state(std::size_t i, queue_config c) : index(i), cfg(std::move(c)), sp(cfg.spool) {}
 };
@@ -113,10 +133,12 @@ struct entry_job {
     std::chrono::steady_clock::time_point started;
     batch_entry entry;
     int attempts = 0;
-    bool may_exist = false;   // an earlier run may have sent it: ask Catalog before sending
-    bool in_place = false;    // stamped: its record replaces its content in place
-    bool torn = false;        // its content was torn after its batch was created: Catalog only
-    work_item item;           // as taken from the work queue; finished with the entry
+    bool may_exist = false;     // an earlier run may have sent it: ask Catalog before sending
+    bool in_place = false;      // stamped: its record replaces its content in place
+    bool torn = false;          // its content was torn after its batch was created: Catalog only
+    bool stamp_synced = false;  // its stamp is on the disk (synced before the first send)
+    std::uint64_t stamped_before_sync = 0;  // any file-system sync numbered above this covers it
+    work_item item;                         // as taken from the work queue; finished with the entry
     bool handed_off = false;  // its recording went on in a task of its own (see record_later)
 };
 
@@ -187,13 +209,15 @@ class daemon_impl {
         bool finished = false;         // its sync has ended, one way or the other
         std::string error;             // what failed: before, the sync, or after
     };
-    using sync_op = std::function<void(const std::vector<std::string>& files)>;
+    // Syncs the files (or more); true when it synced the whole file system.
+    using sync_op = std::function<bool(const std::vector<std::string>& files)>;
     asio::awaitable<void> sync_dir(const std::string& dir);
     asio::awaitable<void> sync_spool(const spool& sp, const std::string& file);
     asio::awaitable<void> group_sync(const std::string& key, sync_item& item, sync_op op);
     asio::awaitable<void> spool_group(const spool& sp, sync_item& item);
     asio::awaitable<void> run_syncs(std::string key, sync_op op);
     struct sync_state;
+    sync_state& fs_sync_state(const spool& sp);
     void start_sync(const std::string& key, sync_state& st, const sync_op& op);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, create_result& r, bool recovered);
@@ -253,6 +277,8 @@ class daemon_impl {
             done.expires_at(std::chrono::steady_clock::time_point::max());
         }
         int running = 0;                  // syncs under way (at most max_syncs_per_key)
+        std::uint64_t started = 0;        // syncs started so far (each one's number)
+        std::uint64_t whole_fs_done = 0;  // highest number of a finished syncfs
         std::vector<sync_item*> pending;  // callers waiting for a sync to start
         asio::steady_timer done;          // waiters sleep here; each finished sync wakes them all
     };
@@ -264,6 +290,7 @@ class daemon_impl {
     std::uint64_t dir_fsyncs_ = 0;
     std::uint64_t fs_syncs_ = 0;
     std::mt19937_64 rng_{std::random_device{}()};
+    const std::string boot_id_ = read_boot_id();
     bool stopping_ = false;
     bool started_ = false;
     int rechecks_ = 0;  // entries being written in place, waiting to be looked at again
@@ -365,11 +392,35 @@ void daemon_impl::maybe_refill() {
 // reload added. Throws when the spool cannot be used.
 asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
     const spool* sp = &q.sp;
-    const auto op = [sp] {
+    const std::string boot = boot_id_;
+    spool::run_start run;
+    std::optional<file_identity> incoming_id;
+    const auto op = [sp, &boot, &run, &incoming_id] {
         sp->ensure_layout();
+        incoming_id = sp->incoming_identity();
+        if (boot.empty()) {
+            run.doubt_before_ns = unix_now_ns();  // cannot tell boots apart: the safe side
+        } else {
+            run = sp->begin_run(boot, unix_now_ns());
+        }
         return sp->remove_stale_temps();
     };
     co_await blocking(op);
+    q.run = std::move(run);
+    q.incoming_id = incoming_id;
+    if (!q.run.marked) {
+        log_.warn(
+            "cannot mark this run in the spool; every new externalId is synced before its "
+            "first request (slower)",
+            {{"queue", q.cfg.name},
+             {"error", boot.empty() ? std::string("no boot id in /proc") : q.run.problem}});
+    }
+    if (q.run.after_lost_boot) {
+        log_.warn(
+            "an earlier run ended with its machine; entries from before this start are "
+            "looked up in Catalog before they are sent",
+            {{"queue", q.cfg.name}});
+    }
     // Watch before scanning, so nothing that arrives in between is missed.
     if (watcher_) q.watch = watcher_->add_watch(q.sp.path("incoming", ""));
     co_await scan(q, true);
@@ -838,10 +889,12 @@ int daemon_impl::run() {
     files_.join();
     // Records moved into done/ since the last sync: their moves reach the disk before exit
     // (their content already has; a crash would only have left them to be filed at start).
+    // Then this run's marker goes: nothing of it is left only in the page cache.
     for (const auto& q : queues_) {
         try {
             q->sp.sync_file_system();
             ++fs_syncs_;
+            if (q->run.marked) q->sp.end_run(boot_id_);
         } catch (const spool_error& e) {
             log_.warn("cannot sync the spool at stop",
                       {{"queue", q->cfg.name}, {"error", e.what()}});
@@ -955,7 +1008,10 @@ asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
 // failed. Calls that overlap share one fsync (group commit).
 asio::awaitable<void> daemon_impl::sync_dir(const std::string& dir) {
     const std::string key = "dir:" + dir;
-    sync_op op = [dir](const std::vector<std::string>&) { fsync_directory(dir); };
+    sync_op op = [dir](const std::vector<std::string>&) {
+        fsync_directory(dir);
+        return false;
+    };
     sync_item item;
     co_await group_sync(key, item, std::move(op));
     if (!item.error.empty()) throw spool_error(item.error);
@@ -970,6 +1026,12 @@ asio::awaitable<void> daemon_impl::sync_spool(const spool& sp, const std::string
     if (!item.error.empty()) throw spool_error(item.error);
 }
 
+daemon_impl::sync_state& daemon_impl::fs_sync_state(const spool& sp) {
+    auto& slot = syncs_["fs:" + sp.root()];
+    if (!slot) slot = std::make_unique<sync_state>(ioc_);
+    return *slot;
+}
+
 // Joins the next group sync of the spool's file system: an fsync of each file when only a few
 // wait, else one syncfs, which writes everything on that file system not yet on the disk with
 // a single flush. (syncfs alone would make the first entry after start wait for whatever else
@@ -980,9 +1042,10 @@ asio::awaitable<void> daemon_impl::spool_group(const spool& sp, sync_item& item)
     sync_op op = [p](const std::vector<std::string>& files) {
         if (files.size() > few_files_to_sync) {
             p->sync_file_system();
-            return;
+            return true;
         }
         for (const auto& f : files) sync_file(f);
+        return false;
     };
     co_await group_sync(key, item, std::move(op));
 }
@@ -1010,8 +1073,9 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
     // Everything that joined before this sync starts; it begins after each of their changes.
     std::vector<sync_item*> items = std::move(st.pending);
     st.pending.clear();
-    bool synced = false;
-    const auto group = [&op, &items, &synced] {
+    const std::uint64_t number = ++st.started;
+    bool synced = false, whole_fs = false;
+    const auto group = [&op, &items, &synced, &whole_fs] {
         std::vector<sync_item*> in;
         std::vector<std::string> files;
         for (auto* it : items) {
@@ -1026,7 +1090,7 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
         }
         if (in.empty()) return true;
         try {
-            op(files);
+            whole_fs = op(files);
             synced = true;
         } catch (const std::exception& e) {
             for (auto* it : in) it->error = e.what();
@@ -1048,6 +1112,7 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
         for (auto* it : items) it->error = e.what();
     }
     if (synced) ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
+    if (synced && whole_fs) st.whole_fs_done = std::max(st.whole_fs_done, number);
     for (auto* it : items) it->finished = true;
     --st.running;
     if (!st.pending.empty()) start_sync(key, st, op);
@@ -1129,16 +1194,25 @@ struct taken_entry {
     } k = kind::gone;
     std::string error;
     batch_entry entry;
-    bool may_exist = false;  // an earlier run may have sent it: ask Catalog first
-    bool stamped = false;    // the file carries its externalId as an extended attribute
-    bool fresh_id = false;   // the externalId was made now (the entry had none)
-    std::string recorded;    // kind::recorded: where the record went in done/
-    bool torn = false;       // stamped, but a crash tore its content while its record was
-                             // written: a batch exists, to be found through Catalog only
-    std::string warning;     // a problem worth a log line that did not stop the entry
+    bool may_exist = false;   // an earlier run may have sent it: ask Catalog first
+    bool stamped = false;     // the file carries its externalId as an extended attribute
+    bool fresh_id = false;    // a random externalId was made now (the entry had none)
+    bool sync_first = false;  // the stamp must be on the disk before the first send
+    std::string recorded;     // kind::recorded: where the record went in done/
+    bool torn = false;        // stamped, but a crash tore its content while its record was
+                              // written: a batch exists, to be found through Catalog only
+    std::string warning;      // a problem worth a log line that did not stop the entry
 };
 
-taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
+// How a queue's entries get their externalIds (from queue_state, copied for the pool thread).
+struct id_policy {
+    std::optional<file_identity> incoming;     // derive ids from file identities
+    bool marked = false;                       // this run's marker is durable (begin_run)
+    std::optional<std::int64_t> doubt_before;  // entries born before this: Catalog first
+};
+
+taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
+                       const id_policy& ids) {
     taken_entry t;
     using kind = taken_entry::kind;
     spool::taken took;
@@ -1212,7 +1286,11 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
         return t;
     }
     t.entry = std::move(*parsed.value);
-    t.may_exist = resumed;  // a previous run may have sent it before crashing
+    // A previous run may have sent it before crashing (resumed from processing/), or before a
+    // power loss that took its stamp and its claim with it (born before the doubt moment).
+    const bool in_doubt =
+        ids.doubt_before && (!rr.identity || rr.identity->born_ns < *ids.doubt_before);
+    t.may_exist = resumed || in_doubt;
     if (!t.entry.external_id && rr.external_id) {
         // Stamped by an earlier claim, which may have sent it (a power loss can even have put
         // the file back in incoming/): the same id again, and Catalog asked before any send.
@@ -1223,21 +1301,31 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed) {
     if (rr.external_id) {
         t.stamped = *rr.external_id == *t.entry.external_id;
     } else {
-        // The externalId is durable before the first send, so that a resend after a crash
-        // reuses it, and so that a crash while the record replaces the content is recognised:
-        // stamped on the file itself, made durable by the caller's file-system sync, which
-        // serves many entries at once. An entry's own externalId is stamped too. Where the file
-        // system takes no extended attributes (or the stamp failed), an entry without its own
-        // externalId is rewritten instead.
-        const bool fresh = !t.entry.external_id;
-        t.fresh_id = fresh;
-        if (fresh) t.entry.external_id = new_external_id();
+        // A resend after a crash must reuse the externalId. An entry's own id is in its
+        // content; otherwise it is derived from the file's identity, which every start finds
+        // again, or, where the file system records no birth times (or this run has no marker),
+        // made at random and durable before the first send. The id is also stamped on the file
+        // itself, so that a crash while the record replaces the content is recognised; a
+        // random id's stamp is made durable by the caller's file-system sync, which serves
+        // many entries at once, any other stamp by a sync before its record is written. Where
+        // the file system takes no extended attributes (or the stamp failed), a random id is
+        // written into the entry instead.
+        const bool own = t.entry.external_id.has_value();
+        if (!own) {
+            if (ids.marked && ids.incoming && rr.identity) {
+                t.entry.external_id = derive_external_id(*ids.incoming, *rr.identity);
+            } else {
+                t.fresh_id = true;
+                t.entry.external_id = new_external_id();
+            }
+        }
         try {
             t.stamped = sp.stamp_external_id(took, name, *t.entry.external_id);
         } catch (const spool_error& e) {
-            if (fresh) t.warning = e.what();
+            if (t.fresh_id) t.warning = e.what();
         }
-        if (fresh) return t;
+        t.sync_first = t.stamped && (t.fresh_id || !ids.marked);
+        if (t.fresh_id) return t;
     }
     if (t.may_exist) {
         try {
@@ -1267,11 +1355,13 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     taken_entry t;
     sync_item taking;
     taking.file = sp->path("processing", name);
-    taking.before = [sp, name, resumed, &t] {
-        t = take_entry(*sp, name, resumed);
-        return t.k == kind::ready && t.stamped;
+    const id_policy ids{q.incoming_id, q.run.marked, q.run.doubt_before_ns};
+    taking.before = [sp, name, resumed, &ids, &t] {
+        t = take_entry(*sp, name, resumed, ids);
+        return t.k == kind::ready && t.sync_first;
     };
     co_await spool_group(*sp, taking);
+    job.stamped_before_sync = fs_sync_state(*sp).started;
     if (t.k == kind::gone && !taking.error.empty()) {
         log_.error("cannot take entry",
                    {{"queue", q.cfg.name}, {"entry", name}, {"error", taking.error}});
@@ -1329,7 +1419,9 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         sp->rewrite_claimed(name, content, spool::sync_mode::by_caller);
         return true;
     };
-    bool synced = taking.synced && taking.error.empty();
+    // Only a random externalId must be on the disk before the first send.
+    bool synced = (taking.synced && taking.error.empty()) || (!t.sync_first && !rewrite_needed);
+    job.stamp_synced = taking.synced && taking.error.empty();
     const std::string& claimed_path = taking.file;
     while (!synced) {
         try {
@@ -1339,6 +1431,7 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
                 co_await sync_dir(sp->path("processing", ""));
             } else {
                 co_await sync_spool(*sp, claimed_path);
+                job.stamp_synced = true;
             }
             synced = true;
             break;
@@ -1572,6 +1665,11 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
     const std::string claimed_path = sp->path("processing", name);
     bool written = false, synced = false;  // a retry never writes a second record
     bool separate = !job.in_place;
+    // The stamp is what tells a later start that a torn file held a created batch: it is on
+    // the disk before any of the content is replaced, through a sync since the entry was taken
+    // or, failing that, an fsync of the file now.
+    bool stamp_durable =
+        job.stamp_synced || fs_sync_state(*sp).whole_fs_done > job.stamped_before_sync;
     while (true) {
         try {
             if (!separate && !synced) {
@@ -1580,7 +1678,12 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
                 sync_item item;
                 item.file = claimed_path;
                 if (!written) {
-                    item.before = [&written, &not_writable, &in_place] {
+                    item.before = [&written, &not_writable, &in_place, &stamp_durable,
+                                   &claimed_path] {
+                        if (!stamp_durable) {
+                            sync_file(claimed_path);
+                            stamp_durable = true;
+                        }
                         written = in_place();
                         not_writable = !written;
                         return written;

@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -14,6 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utility>
+#include <vector>
 
 namespace aep {
 namespace {
@@ -79,6 +82,15 @@ std::string safe_suffix(const std::string& unique) {
     return out.empty() ? "x" : out;
 }
 
+// The identity of an open file or of dirfd/path; nullopt without a birth time.
+std::optional<file_identity> identity_at(int dirfd, const char* p, int flags) {
+    struct statx sx {};
+    if (::statx(dirfd, p, flags, STATX_INO | STATX_BTIME, &sx) != 0) return std::nullopt;
+    if (!(sx.stx_mask & STATX_BTIME)) return std::nullopt;
+    return file_identity{sx.stx_ino, static_cast<std::int64_t>(sx.stx_btime.tv_sec) * 1000000000 +
+                                         static_cast<std::int64_t>(sx.stx_btime.tv_nsec)};
+}
+
 }  // namespace
 
 void fsync_directory(const std::string& dir) {
@@ -91,6 +103,31 @@ void sync_file(const std::string& path) {
     fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
     if (f.fd < 0) throw_errno("cannot open", path, errno);
     if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
+}
+
+std::string derive_external_id(const file_identity& incoming_dir, const file_identity& file) {
+    // SHA-256 over a fixed layout (little-endian integers), truncated to 128 bits.
+    unsigned char in[8 + 4 * 8];
+    std::memcpy(in, "aepbxid1", 8);
+    const std::uint64_t fields[4] = {incoming_dir.ino,
+                                     static_cast<std::uint64_t>(incoming_dir.born_ns), file.ino,
+                                     static_cast<std::uint64_t>(file.born_ns)};
+    for (int i = 0; i < 4; ++i) {
+        for (int b = 0; b < 8; ++b)
+            in[8 + i * 8 + b] = static_cast<unsigned char>(fields[i] >> (8 * b));
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(in, sizeof in, md, &len, EVP_sha256(), nullptr) != 1 || len < 16) {
+        throw spool_error("cannot compute SHA-256 for an externalId");
+    }
+    static const char* hex = "0123456789abcdef";
+    std::string id = "aepb-";
+    for (unsigned i = 0; i < 16; ++i) {
+        id += hex[md[i] >> 4];
+        id += hex[md[i] & 15];
+    }
+    return id;
 }
 
 spool::spool(std::string root) : root_(std::move(root)) {
@@ -122,6 +159,80 @@ void spool::ensure_layout() const {
             throw_errno("no read/write access to", p, errno);
         }
     }
+}
+
+std::optional<file_identity> spool::incoming_identity() const {
+    return identity_at(AT_FDCWD, path("incoming", "").c_str(), AT_SYMLINK_NOFOLLOW);
+}
+
+namespace {
+constexpr const char* run_marker_prefix = ".aep-batchd-run.";
+constexpr const char* doubt_file = ".aep-batchd-doubt";
+
+std::string run_marker(const std::string& boot_id) {
+    return run_marker_prefix + boot_id + "." + std::to_string(::getpid());
+}
+}  // namespace
+
+spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_ns) const {
+    run_start r;
+    const std::string doubt = root_ + "/" + doubt_file;
+    if (std::FILE* f = std::fopen(doubt.c_str(), "rbe")) {
+        char buf[32] = {};
+        const auto n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        char* end = nullptr;
+        errno = 0;
+        const long long v = std::strtoll(buf, &end, 10);
+        // Unreadable: every entry present is in doubt, the safe side.
+        r.doubt_before_ns = (n > 0 && errno == 0 && end != buf && v > 0) ? v : now_ns;
+    } else if (errno != ENOENT) {
+        r.doubt_before_ns = now_ns;
+    }
+    const std::string own = run_marker(boot_id);
+    std::vector<std::string> stale;
+    bool earlier_boot = false;
+    DIR* d = ::opendir(root_.c_str());
+    if (!d) throw_errno("cannot list", root_, errno);
+    while (auto* ent = ::readdir(d)) {
+        const std::string n = ent->d_name;
+        if (n.rfind(run_marker_prefix, 0) != 0 || n == own) continue;
+        const std::string rest = n.substr(std::strlen(run_marker_prefix));
+        const auto dot = rest.rfind('.');
+        if (dot == std::string::npos) continue;
+        if (rest.substr(0, dot) != boot_id) {
+            earlier_boot = true;  // that run ended with its machine
+            stale.push_back(n);
+            continue;
+        }
+        // This boot: the page cache holds what that run did, whether it crashed or not.
+        const long pid = std::strtol(rest.c_str() + dot + 1, nullptr, 10);
+        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+            stale.push_back(n);
+        }
+    }
+    ::closedir(d);
+    r.after_lost_boot = earlier_boot;
+    if (earlier_boot) r.doubt_before_ns = std::max(r.doubt_before_ns.value_or(now_ns), now_ns);
+    try {
+        if (earlier_boot) {
+            write_durable(root_, doubt_file, "", std::to_string(*r.doubt_before_ns), true,
+                          sync_mode::now);
+        }
+        write_synced(root_ + "/" + own, boot_id + "\n");
+        for (const auto& n : stale) ::unlink((root_ + "/" + n).c_str());
+        fsync_directory(root_);
+        r.marked = true;
+    } catch (const spool_error& e) {
+        r.problem = e.what();
+    }
+    return r;
+}
+
+void spool::end_run(const std::string& boot_id) const {
+    const std::string p = root_ + "/" + run_marker(boot_id);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", p, errno);
+    fsync_directory(root_);
 }
 
 std::vector<std::string> spool::list(const char* sub, std::size_t limit) const {
@@ -184,6 +295,7 @@ void read_open(int fd, const struct stat& st, const std::string& p, std::size_t 
     char xid[256];
     const auto n = ::fgetxattr(fd, external_id_xattr, xid, sizeof xid);
     if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
+    r.identity = identity_at(fd, "", AT_EMPTY_PATH);
 }
 
 }  // namespace

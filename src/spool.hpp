@@ -19,6 +19,20 @@ class spool_error : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// A file's identity for as long as it exists: its inode number and birth time (statx). A
+// rename, an extended attribute or content written in place keep it; no other file on the same
+// file system has both at the same time.
+struct file_identity {
+    std::uint64_t ino = 0;
+    std::int64_t born_ns = 0;  // birth time, nanoseconds since the epoch
+};
+
+// The externalId of an entry that brings none: derived from its spool (the identity of its
+// incoming/ directory) and its file, "aepb-" and 32 hex digits like a random one. The same file
+// gets the same id at every start, whether or not its stamp survived; different files, or the
+// same name dropped again, get different ids.
+std::string derive_external_id(const file_identity& incoming_dir, const file_identity& file);
+
 class spool {
   public:
     explicit spool(std::string root);
@@ -28,6 +42,25 @@ class spool {
 
     // Creates tmp/ incoming/ processing/ done/ failed/ where missing. Throws spool_error.
     void ensure_layout() const;
+
+    // incoming/'s own identity (nullopt when the file system records no birth times).
+    std::optional<file_identity> incoming_identity() const;
+
+    // Which sends of an earlier run may have left no trace (see README, Delivery). A run whose
+    // externalId stamps are not synced before each send keeps a marker in the spool root,
+    // .aep-batchd-run.<boot id>.<pid>, from start until a clean stop has synced everything. A
+    // marker of an earlier boot means a run ended with the machine: stamps and claims still in
+    // the page cache may be lost, so every entry born before now is in doubt (looked up in
+    // Catalog before it is sent). That moment is kept in .aep-batchd-doubt (only ever raised).
+    struct run_start {
+        std::optional<std::int64_t> doubt_before_ns;  // entries born before this are in doubt
+        bool marked = false;  // this run's marker is durable: stamps need no sync before a send
+        bool after_lost_boot = false;  // a marker of an earlier boot was found (and cleared)
+        std::string problem;           // why not marked
+    };
+    run_start begin_run(const std::string& boot_id, std::int64_t now_ns) const;
+    // Removes this run's marker; only after everything of this run is durable. Throws.
+    void end_run(const std::string& boot_id) const;
 
     // Names in incoming/ or processing/, skipping those that start with '.'; at most `limit`
     // of them (the directory is read only that far).
@@ -40,6 +73,8 @@ class spool {
         // The externalId an earlier claim stamped on the file (see stamp_external_id), when
         // ok: that claim may have sent it.
         std::optional<std::string> external_id;
+        // The file's identity, when the file system records birth times.
+        std::optional<file_identity> identity;
     };
     // Reads processing/<name>: regular files only, never following links or opening fifos or
     // devices, at most max_bytes. Throws spool_error for I/O errors that may pass.
@@ -74,9 +109,9 @@ class spool {
     // (user.aep-batchd.external-id): one inode write, no new file. Wherever the file is found
     // later (processing/, or incoming/ again when a power loss undid the claim), read_claimed
     // returns the stamp, so the entry is never sent under another id. The file is fsynced unless
-    // by_caller (the caller then calls sync_file_system before sending). Returns false when the
-    // file system does not take user extended attributes, or the daemon may not write the file
-    // (the caller then rewrites).
+    // by_caller (the caller syncs: before sending a random id, before the record otherwise).
+    // Returns false when the file system does not take user extended attributes, or the daemon
+    // may not write the file.
     bool stamp_external_id(const std::string& name, const std::string& external_id,
                            sync_mode sync = sync_mode::now) const;
     // The same, on the file `take` left open (by name when it left none).

@@ -87,6 +87,48 @@ class Delivery(WorldTestCase):
         assert_exactly_once(self, w, [q], 1)
         self.assertEqual(q.path.joinpath("incoming").exists() and q.names("incoming"), [])
 
+    def test_power_loss_that_took_stamp_and_claim_is_looked_up_not_sent_twice(self):
+        # An entry's externalId is derived from its file and stamped on it without a sync before
+        # the request leaves; a power loss can take the stamp and the claim. Simulated: the
+        # daemon is killed while the server holds the request, the entry put back in incoming/
+        # without its stamp, and the run's marker made one of an earlier boot.
+        w = self.world(["--latency", "3s"])
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        d = w.start_daemon(cfg)
+        d.wait_started()
+        q.drop("e1", "ds-1")
+        wait_for(lambda: w.emulator.stats()["batch_requests"] >= 1, 60, "the request in flight")
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        wait_for(lambda: w.emulator.stats()["batches_created"] >= 1, 60, "the batch to exist")
+        entry = q.path / "processing" / "e1"
+        try:
+            os.removexattr(entry, XATTR)
+        except OSError:
+            self.skipTest("this file system takes no user extended attributes")
+        os.rename(entry, q.path / "incoming" / "e1")
+        markers = [p for p in q.path.iterdir() if p.name.startswith(".aep-batchd-run.")]
+        self.assertEqual(len(markers), 1, "a killed run leaves its marker")
+        markers[0].rename(q.path / ".aep-batchd-run.00000000-0000-0000-0000-000000000000.1")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertIn("ended with its machine", log)
+        self.assertIn("batch recovered", log)
+        self.assertEqual(w.emulator.stats()["batch_requests"], 1, "no second create request")
+        self.assertGreaterEqual(w.emulator.stats()["lookups"], 1)
+        assert_exactly_once(self, w, [q], 1)
+        # Entries born after that start are not in doubt: sent without a look-up.
+        lookups = w.emulator.stats()["lookups"]
+        q.drop("e2", "ds-2")
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertNotIn("ended with its machine", log)
+        self.assertEqual(w.emulator.stats()["lookups"], lookups)
+        assert_exactly_once(self, w, [q], 2)
+        self.assertEqual([p.name for p in q.path.iterdir() if p.name.startswith(".aep-batchd-run.")],
+                         [], "clean stops leave no marker")
+
     def test_record_written_in_place_survives_a_crash_at_every_step(self):
         # A stamped entry's record replaces its content in place (same file, no new one), is
         # synced, then moved into done/. Each state a crash can leave is rebuilt by hand from
