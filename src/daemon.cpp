@@ -133,12 +133,11 @@ struct entry_job {
     std::chrono::steady_clock::time_point started;
     batch_entry entry;
     int attempts = 0;
-    bool may_exist = false;     // an earlier run may have sent it: ask Catalog before sending
-    bool in_place = false;      // stamped: its record replaces its content in place
-    bool torn = false;          // its content was torn after its batch was created: Catalog only
-    bool stamp_synced = false;  // its stamp is on the disk (synced before the first send)
-    std::uint64_t stamped_before_sync = 0;  // any file-system sync numbered above this covers it
-    work_item item;                         // as taken from the work queue; finished with the entry
+    bool may_exist = false;   // an earlier run may have sent it: ask Catalog before sending
+    bool in_place = false;    // stamped: its record replaces its content in place
+    bool torn = false;        // its content was torn after its batch was created: Catalog only
+    std::string unparsed;     // torn is only suspected: why the content is not an entry
+    work_item item;           // as taken from the work queue; finished with the entry
     bool handed_off = false;  // its recording went on in a task of its own (see record_later)
 };
 
@@ -209,15 +208,13 @@ class daemon_impl {
         bool finished = false;         // its sync has ended, one way or the other
         std::string error;             // what failed: before, the sync, or after
     };
-    // Syncs the files (or more); true when it synced the whole file system.
-    using sync_op = std::function<bool(const std::vector<std::string>& files)>;
+    using sync_op = std::function<void(const std::vector<std::string>& files)>;
     asio::awaitable<void> sync_dir(const std::string& dir);
     asio::awaitable<void> sync_spool(const spool& sp, const std::string& file);
     asio::awaitable<void> group_sync(const std::string& key, sync_item& item, sync_op op);
     asio::awaitable<void> spool_group(const spool& sp, sync_item& item);
     asio::awaitable<void> run_syncs(std::string key, sync_op op);
     struct sync_state;
-    sync_state& fs_sync_state(const spool& sp);
     void start_sync(const std::string& key, sync_state& st, const sync_op& op);
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
     asio::awaitable<void> record_success(entry_job& job, create_result& r, bool recovered);
@@ -277,8 +274,6 @@ class daemon_impl {
             done.expires_at(std::chrono::steady_clock::time_point::max());
         }
         int running = 0;                  // syncs under way (at most max_syncs_per_key)
-        std::uint64_t started = 0;        // syncs started so far (each one's number)
-        std::uint64_t whole_fs_done = 0;  // highest number of a finished syncfs
         std::vector<sync_item*> pending;  // callers waiting for a sync to start
         asio::steady_timer done;          // waiters sleep here; each finished sync wakes them all
     };
@@ -1008,10 +1003,7 @@ asio::awaitable<bool> daemon_impl::pause(std::chrono::milliseconds d) {
 // failed. Calls that overlap share one fsync (group commit).
 asio::awaitable<void> daemon_impl::sync_dir(const std::string& dir) {
     const std::string key = "dir:" + dir;
-    sync_op op = [dir](const std::vector<std::string>&) {
-        fsync_directory(dir);
-        return false;
-    };
+    sync_op op = [dir](const std::vector<std::string>&) { fsync_directory(dir); };
     sync_item item;
     co_await group_sync(key, item, std::move(op));
     if (!item.error.empty()) throw spool_error(item.error);
@@ -1026,12 +1018,6 @@ asio::awaitable<void> daemon_impl::sync_spool(const spool& sp, const std::string
     if (!item.error.empty()) throw spool_error(item.error);
 }
 
-daemon_impl::sync_state& daemon_impl::fs_sync_state(const spool& sp) {
-    auto& slot = syncs_["fs:" + sp.root()];
-    if (!slot) slot = std::make_unique<sync_state>(ioc_);
-    return *slot;
-}
-
 // Joins the next group sync of the spool's file system: an fsync of each file when only a few
 // wait, else one syncfs, which writes everything on that file system not yet on the disk with
 // a single flush. (syncfs alone would make the first entry after start wait for whatever else
@@ -1042,10 +1028,9 @@ asio::awaitable<void> daemon_impl::spool_group(const spool& sp, sync_item& item)
     sync_op op = [p](const std::vector<std::string>& files) {
         if (files.size() > few_files_to_sync) {
             p->sync_file_system();
-            return true;
+            return;
         }
         for (const auto& f : files) sync_file(f);
-        return false;
     };
     co_await group_sync(key, item, std::move(op));
 }
@@ -1073,9 +1058,8 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
     // Everything that joined before this sync starts; it begins after each of their changes.
     std::vector<sync_item*> items = std::move(st.pending);
     st.pending.clear();
-    const std::uint64_t number = ++st.started;
-    bool synced = false, whole_fs = false;
-    const auto group = [&op, &items, &synced, &whole_fs] {
+    bool synced = false;
+    const auto group = [&op, &items, &synced] {
         std::vector<sync_item*> in;
         std::vector<std::string> files;
         for (auto* it : items) {
@@ -1090,7 +1074,7 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
         }
         if (in.empty()) return true;
         try {
-            whole_fs = op(files);
+            op(files);
             synced = true;
         } catch (const std::exception& e) {
             for (auto* it : in) it->error = e.what();
@@ -1112,7 +1096,6 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
         for (auto* it : items) it->error = e.what();
     }
     if (synced) ++(key.starts_with("fs:") ? fs_syncs_ : dir_fsyncs_);
-    if (synced && whole_fs) st.whole_fs_done = std::max(st.whole_fs_done, number);
     for (auto* it : items) it->finished = true;
     --st.running;
     if (!st.pending.empty()) start_sync(key, st, op);
@@ -1201,6 +1184,7 @@ struct taken_entry {
     std::string recorded;     // kind::recorded: where the record went in done/
     bool torn = false;        // stamped, but a crash tore its content while its record was
                               // written: a batch exists, to be found through Catalog only
+    std::string unparsed;     // torn only suspected (no stamp): why it is not an entry
     std::string warning;      // a problem worth a log line that did not stop the entry
 };
 
@@ -1256,12 +1240,25 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
         t.error = rr.reason;
         return t;
     }
-    if (rr.external_id && spool::is_record_of(rr.content, *rr.external_id)) {
+    // A previous run may have sent it before crashing (resumed from processing/), or before a
+    // power loss that took its stamp and its claim with it (born before the doubt moment).
+    const bool in_doubt =
+        ids.doubt_before && (!rr.identity || rr.identity->born_ns < *ids.doubt_before);
+    // The id derived from the file, where this run derives ids or the entry is in doubt (an
+    // earlier run may have derived it).
+    std::optional<std::string> derived;
+    if (ids.incoming && rr.identity && (ids.marked || in_doubt)) {
+        derived = derive_external_id(*ids.incoming, *rr.identity);
+    }
+    // After a lost machine the stamp may be gone too: the id it would hold is derived again.
+    const std::optional<std::string>& known_id =
+        rr.external_id ? rr.external_id : (in_doubt ? derived : rr.external_id);
+    if (known_id && spool::is_record_of(rr.content, *known_id)) {
         // Its record was written in place and a crash (or a power loss that undid the move)
         // came before it reached done/: only the move is left.
-        t.entry.external_id = rr.external_id;
+        t.entry.external_id = known_id;
         try {
-            t.recorded = sp.file_record(name, *rr.external_id);
+            t.recorded = sp.file_record(name, *known_id);
             t.k = kind::recorded;
         } catch (const spool_error& e) {
             t.k = kind::read_error;
@@ -1280,16 +1277,23 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
         t.k = kind::ready;
         return t;
     }
+    if (!parsed.value && known_id) {
+        // Not an entry, no stamp, and in the spool when the machine went down: perhaps a
+        // record torn by the power loss, with its stamp lost. Catalog is asked under the id
+        // it would have had; if it lists no batch, the entry fails for what it is.
+        t.entry.external_id = known_id;
+        t.may_exist = true;
+        t.torn = true;
+        t.unparsed = parsed.error;
+        t.k = kind::ready;
+        return t;
+    }
     if (!parsed.value) {
         t.k = kind::unreadable;
         t.error = parsed.error;
         return t;
     }
     t.entry = std::move(*parsed.value);
-    // A previous run may have sent it before crashing (resumed from processing/), or before a
-    // power loss that took its stamp and its claim with it (born before the doubt moment).
-    const bool in_doubt =
-        ids.doubt_before && (!rr.identity || rr.identity->born_ns < *ids.doubt_before);
     t.may_exist = resumed || in_doubt;
     if (!t.entry.external_id && rr.external_id) {
         // Stamped by an earlier claim, which may have sent it (a power loss can even have put
@@ -1304,16 +1308,17 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
         // A resend after a crash must reuse the externalId. An entry's own id is in its
         // content; otherwise it is derived from the file's identity, which every start finds
         // again, or, where the file system records no birth times (or this run has no marker),
-        // made at random and durable before the first send. The id is also stamped on the file
-        // itself, so that a crash while the record replaces the content is recognised; a
-        // random id's stamp is made durable by the caller's file-system sync, which serves
-        // many entries at once, any other stamp by a sync before its record is written. Where
-        // the file system takes no extended attributes (or the stamp failed), a random id is
-        // written into the entry instead.
+        // made at random. The id is also stamped on the file itself, so that a crash while the
+        // record replaces the content is recognised. A derived id's stamp needs no sync: after
+        // a lost machine the id is derived again, and a torn file without its stamp is looked
+        // up under it. Any other stamp is made durable before the first send, by the caller's
+        // file-system sync, which serves many entries at once (a torn file's content could not
+        // tell its id). Where the file system takes no extended attributes (or the stamp
+        // failed), a random id is written into the entry instead.
         const bool own = t.entry.external_id.has_value();
         if (!own) {
-            if (ids.marked && ids.incoming && rr.identity) {
-                t.entry.external_id = derive_external_id(*ids.incoming, *rr.identity);
+            if (derived) {
+                t.entry.external_id = std::move(derived);
             } else {
                 t.fresh_id = true;
                 t.entry.external_id = new_external_id();
@@ -1324,7 +1329,7 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
         } catch (const spool_error& e) {
             if (t.fresh_id) t.warning = e.what();
         }
-        t.sync_first = t.stamped && (t.fresh_id || !ids.marked);
+        t.sync_first = t.stamped && (own || t.fresh_id || !ids.marked);
         if (t.fresh_id) return t;
     }
     if (t.may_exist) {
@@ -1361,7 +1366,6 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         return t.k == kind::ready && t.sync_first;
     };
     co_await spool_group(*sp, taking);
-    job.stamped_before_sync = fs_sync_state(*sp).started;
     if (t.k == kind::gone && !taking.error.empty()) {
         log_.error("cannot take entry",
                    {{"queue", q.cfg.name}, {"entry", name}, {"error", taking.error}});
@@ -1410,6 +1414,7 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     job.may_exist = t.may_exist;
     job.in_place = t.stamped;
     job.torn = t.torn;
+    job.unparsed = std::move(t.unparsed);
     const std::string xid = *job.entry.external_id;
     // A fresh externalId that could not be stamped (a file system without user extended
     // attributes) is written into the entry instead, rewritten as JSON.
@@ -1419,9 +1424,8 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         sp->rewrite_claimed(name, content, spool::sync_mode::by_caller);
         return true;
     };
-    // Only a random externalId must be on the disk before the first send.
+    // A derived externalId needs no sync before the first send: it is derived again.
     bool synced = (taking.synced && taking.error.empty()) || (!t.sync_first && !rewrite_needed);
-    job.stamp_synced = taking.synced && taking.error.empty();
     const std::string& claimed_path = taking.file;
     while (!synced) {
         try {
@@ -1431,7 +1435,6 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
                 co_await sync_dir(sp->path("processing", ""));
             } else {
                 co_await sync_spool(*sp, claimed_path);
-                job.stamp_synced = true;
             }
             synced = true;
             break;
@@ -1511,9 +1514,15 @@ asio::awaitable<void> daemon_impl::deliver(entry_job& job) {
                 // again is gone: Catalog is asked again until it lists the batch.
                 if (lookups >= cfg_.retry.max_attempts) {
                     const std::string why =
-                        "a crash tore this entry while its record was written, after its batch "
-                        "was created, and Catalog lists no batch with externalId " +
-                        xid + " after " + std::to_string(lookups) + " look-ups";
+                        job.unparsed.empty()
+                            ? "a crash tore this entry while its record was written, after its "
+                              "batch was created, and Catalog lists no batch with externalId " +
+                                  xid + " after " + std::to_string(lookups) + " look-ups"
+                            : job.unparsed +
+                                  " (it was in the spool when the machine went down, and "
+                                  "Catalog lists no batch with the externalId a record torn "
+                                  "then would carry, " +
+                                  xid + ", after " + std::to_string(lookups) + " look-ups)";
                     co_await record_failure(job, why, std::nullopt, {}, {});
                     co_return;
                 }
@@ -1665,11 +1674,6 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
     const std::string claimed_path = sp->path("processing", name);
     bool written = false, synced = false;  // a retry never writes a second record
     bool separate = !job.in_place;
-    // The stamp is what tells a later start that a torn file held a created batch: it is on
-    // the disk before any of the content is replaced, through a sync since the entry was taken
-    // or, failing that, an fsync of the file now.
-    bool stamp_durable =
-        job.stamp_synced || fs_sync_state(*sp).whole_fs_done > job.stamped_before_sync;
     while (true) {
         try {
             if (!separate && !synced) {
@@ -1678,12 +1682,7 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
                 sync_item item;
                 item.file = claimed_path;
                 if (!written) {
-                    item.before = [&written, &not_writable, &in_place, &stamp_durable,
-                                   &claimed_path] {
-                        if (!stamp_durable) {
-                            sync_file(claimed_path);
-                            stamp_durable = true;
-                        }
+                    item.before = [&written, &not_writable, &in_place] {
                         written = in_place();
                         not_writable = !written;
                         return written;
