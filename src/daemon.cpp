@@ -961,7 +961,7 @@ void daemon_impl::finish_item(const work_item& item) {
 // again, counted by a stop) until its record is durable. Both job and r are moved from when
 // the recording is handed off.
 asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r, bool recovered) {
-    if (recording_ >= 2 * cfg_.http.concurrency) {
+    if (recording_ >= 8 * cfg_.http.concurrency) {
         co_await record_success(job, r, recovered);
         co_return;
     }
