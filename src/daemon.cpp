@@ -403,7 +403,12 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
     co_await blocking(op);
     q.run = std::move(run);
     q.incoming_id = incoming_id;
-    if (!q.run.marked) {
+    if (!q.incoming_id) {
+        log_.info(
+            "the spool's file system records no birth times; each new externalId is "
+            "random and synced before its first request (slower)",
+            {{"queue", q.cfg.name}});
+    } else if (!q.run.marked) {
         log_.warn(
             "cannot mark this run in the spool; every new externalId is synced before its "
             "first request (slower)",
@@ -956,8 +961,9 @@ void daemon_impl::finish_item(const work_item& item) {
 
 // A created batch is recorded by a task of its own, so that the worker's request slot goes to
 // the next entry at once instead of waiting for the disk (a sync shared with other entries).
-// At most twice http.concurrency such tasks run; beyond that the worker records itself, which
-// holds the pipeline back when the disk cannot keep up. The entry stays in flight (not taken
+// At most eight times http.concurrency such tasks run (a few KiB each; a sync that writes a
+// large freshly written backlog can take a few hundred ms); beyond that the worker records itself,
+// which holds the pipeline back when the disk cannot keep up. The entry stays in flight (not taken
 // again, counted by a stop) until its record is durable. Both job and r are moved from when
 // the recording is handed off.
 asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r, bool recovered) {
