@@ -268,7 +268,8 @@ class daemon_impl {
     // Group commit: a change (a rename into a directory, a stamp, a record written in place)
     // is durable once a sync that started after it has ended: a directory fsync, or syncfs of
     // the spool's file system. All entries that made changes while a sync was running share
-    // the next one. Keyed by "dir:<path>" or "fs:<spool root>".
+    // the next one. Keyed by "dir:<path>" or "fs:<spool root>"; takes, which sync nothing, group
+    // the same way under "take:<spool root>".
     struct sync_state {
         explicit sync_state(asio::io_context& ioc) : done(ioc) {
             done.expires_at(std::chrono::steady_clock::time_point::max());
@@ -1360,8 +1361,9 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     const bool resumed = job.resumed;
     job.started = std::chrono::steady_clock::now();
 
-    // Taken (claimed, read, stamped) and synced in one trip to the pool, shared with every
-    // entry taken meanwhile.
+    // Taken (claimed, read, stamped) in one trip to the pool, shared with every entry taken
+    // meanwhile. Takes group on their own, never queued behind a sync of records; an entry
+    // whose externalId must be durable first joins the file system's next sync below.
     using kind = taken_entry::kind;
     taken_entry t;
     sync_item taking;
@@ -1369,9 +1371,11 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     const id_policy ids{q.incoming_id, q.run.marked, q.run.doubt_before_ns};
     taking.before = [sp, name, resumed, &ids, &t] {
         t = take_entry(*sp, name, resumed, ids);
-        return t.k == kind::ready && t.sync_first;
+        return false;  // nothing to sync in this trip
     };
-    co_await spool_group(*sp, taking);
+    const std::string take_key = "take:" + sp->root();
+    sync_op no_sync = [](const std::vector<std::string>&) {};
+    co_await group_sync(take_key, taking, std::move(no_sync));
     if (t.k == kind::gone && !taking.error.empty()) {
         log_.error("cannot take entry",
                    {{"queue", q.cfg.name}, {"entry", name}, {"error", taking.error}});
@@ -1431,7 +1435,7 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         return true;
     };
     // A derived externalId needs no sync before the first send: it is derived again.
-    bool synced = (taking.synced && taking.error.empty()) || (!t.sync_first && !rewrite_needed);
+    bool synced = !t.sync_first && !rewrite_needed;
     const std::string& claimed_path = taking.file;
     while (!synced) {
         try {
