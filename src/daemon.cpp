@@ -1660,7 +1660,8 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
         fields.entry = job.name;
         fields.dataset_id = job.entry.dataset_id;
         fields.external_id = *job.entry.external_id;
-        fields.created_at = utc_timestamp();
+        const std::string created_at = utc_timestamp();  // fields only view their strings
+        fields.created_at = created_at;
         fields.attempts = job.attempts;
         fields.recovered = recovered;
         return done_record_text(fields, r);
