@@ -962,14 +962,16 @@ void daemon_impl::finish_item(const work_item& item) {
 
 // A created batch is recorded by a task of its own, so that the worker's request slot goes to
 // the next entry at once instead of waiting for the disk (a sync shared with other entries).
-// At most 32 times http.concurrency such tasks run, about 4 KiB each: a sync can take a few
+// At most 16 times http.concurrency such tasks run, about 4 KiB each: a sync can take a few
 // hundred ms (one that writes a large freshly written backlog, or a busy shared disk), and
-// requests go on meanwhile (measured in tests/bench: 8 times held throughput back by a quarter).
+// requests go on meanwhile (tests/bench at concurrency 64: 8 times held throughput back by a
+// fifth to a quarter; 32 times cost 2-3 MiB more at the default concurrency, and the peak RSS
+// then grew with the backlog beyond the 2 MiB the benchmark allows).
 // Beyond that the worker records itself, which holds the pipeline back when the disk cannot keep
 // up. The entry stays in flight (not taken again, counted by a stop) until its record is
 // durable. Both job and r are moved from when the recording is handed off.
 asio::awaitable<void> daemon_impl::record_later(entry_job& job, create_result& r, bool recovered) {
-    if (recording_ >= 32 * cfg_.http.concurrency) {
+    if (recording_ >= 16 * cfg_.http.concurrency) {
         co_await record_success(job, r, recovered);
         co_return;
     }
@@ -1687,7 +1689,6 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
         sp->remove_claimed(name);
         return true;
     };
-    const std::string done_dir = sp->path("done", "");
     const std::string claimed_path = sp->path("processing", name);
     bool written = false, synced = false;  // a retry never writes a second record
     bool separate = !job.in_place;
@@ -1720,6 +1721,7 @@ asio::awaitable<void> daemon_impl::record_success(entry_job& job, create_result&
                 written = true;
             }
             if (!synced) {
+                const std::string done_dir = sp->path("done", "");
                 co_await sync_dir(done_dir);
                 synced = true;
             }
