@@ -241,7 +241,7 @@ class daemon_impl {
     // are being taken and synced in groups, so a freed slot finds an entry ready.
     int worker_target() const { return 4 * cfg_.http.concurrency; }
     asio::awaitable<bool> acquire_slot();
-    void release_slot();
+    bool release_slot();  // true when a request waiting for a slot was woken
     struct slot_guard;
 
     config cfg_;
@@ -1124,9 +1124,9 @@ asio::awaitable<bool> daemon_impl::acquire_slot() {
     co_return false;
 }
 
-void daemon_impl::release_slot() {
+bool daemon_impl::release_slot() {
     --slots_in_use_;
-    slot_free_.cancel_one();
+    return slot_free_.cancel_one() > 0;
 }
 
 // Waits until the rate limit and any shared 429 pause let one API request leave.
@@ -1464,9 +1464,10 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
 struct daemon_impl::slot_guard {
     daemon_impl* d;
     bool held = true;
-    void release() {
-        if (held) d->release_slot();
+    bool release() {
+        const bool woke = held && d->release_slot();
         held = false;
+        return woke;
     }
     ~slot_guard() { release(); }
 };
@@ -1479,7 +1480,11 @@ asio::awaitable<std::optional<http_outcome>> daemon_impl::exchange(
     slot_guard slot{this};
     if (!co_await pass_gate()) co_return std::nullopt;
     auto out = co_await client_.send(ep, req);
-    slot.release();
+    if (slot.release()) {
+        // The request woken for the freed slot leaves before this answer is worked on further:
+        // with a slow server, that turn-around is what each slot's cycle is made of.
+        co_await asio::post(ioc_, asio::use_awaitable);
+    }
     metrics_.request(kind, out.failure == transport_failure::none ? out.response.result_int() : 0,
                      std::chrono::duration<double>(out.elapsed).count());
     co_return out;
