@@ -1314,6 +1314,9 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
     t.k = kind::ready;
     if (rr.external_id) {
         t.stamped = *rr.external_id == *t.entry.external_id;
+        // A stamp an earlier run left may still be only in the page cache: unless the id can
+        // be derived again, it reaches the disk before this run sends under it.
+        t.sync_first = t.stamped && !(derived && *derived == *rr.external_id);
     } else {
         // A resend after a crash must reuse the externalId. An entry's own id is in its
         // content; otherwise it is derived from the file's identity, which every start finds
