@@ -64,10 +64,9 @@ class Delivery(WorldTestCase):
         self.assertEqual(rc, 0, log)
         assert_exactly_once(self, w, [q], total)
 
-    def test_claim_undone_by_a_power_loss_is_not_sent_twice(self):
-        # A power loss may undo the claim's rename (only the externalId stamp on the file is
-        # synced before the request leaves). Simulated: the daemon is killed while the server
-        # holds the request, and the entry is put back in incoming/ by hand.
+    def killed_with_a_request_in_flight(self):
+        """A daemon killed while the server holds entry e1's request, once its batch exists.
+        Returns the world, the config and the spool; e1 is left in processing/."""
         w = self.world(["--latency", "3s"])
         cfg = w.config(queues=["q"])
         q = w.spool("q")
@@ -78,6 +77,13 @@ class Delivery(WorldTestCase):
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         wait_for(lambda: w.emulator.stats()["batches_created"] >= 1, 60, "the batch to exist")
+        return w, cfg, q
+
+    def test_claim_undone_by_a_power_loss_is_not_sent_twice(self):
+        # A power loss may undo the claim's rename while write-back had already taken the
+        # entry's stamp to the disk. Simulated: the daemon is killed while the server holds the
+        # request, and the entry is put back in incoming/ by hand.
+        w, cfg, q = self.killed_with_a_request_in_flight()
         os.rename(q.path / "processing" / "e1", q.path / "incoming" / "e1")
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 0, log)
@@ -92,16 +98,7 @@ class Delivery(WorldTestCase):
         # the request leaves; a power loss can take the stamp and the claim. Simulated: the
         # daemon is killed while the server holds the request, the entry put back in incoming/
         # without its stamp, and the run's marker made one of an earlier boot.
-        w = self.world(["--latency", "3s"])
-        cfg = w.config(queues=["q"])
-        q = w.spool("q")
-        d = w.start_daemon(cfg)
-        d.wait_started()
-        q.drop("e1", "ds-1")
-        wait_for(lambda: w.emulator.stats()["batch_requests"] >= 1, 60, "the request in flight")
-        d.proc.send_signal(signal.SIGKILL)
-        d.proc.wait()
-        wait_for(lambda: w.emulator.stats()["batches_created"] >= 1, 60, "the batch to exist")
+        w, cfg, q = self.killed_with_a_request_in_flight()
         entry = q.path / "processing" / "e1"
         try:
             os.removexattr(entry, XATTR)
