@@ -895,7 +895,7 @@ int daemon_impl::run() {
         try {
             q->sp.sync_file_system();
             ++fs_syncs_;
-            if (q->run.marked) q->sp.end_run(boot_id_);
+            q->sp.end_run(q->run);
         } catch (const spool_error& e) {
             log_.warn("cannot sync the spool at stop",
                       {{"queue", q->cfg.name}, {"error", e.what()}});

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -169,8 +171,28 @@ namespace {
 constexpr const char* run_marker_prefix = ".aep-batchd-run.";
 constexpr const char* doubt_file = ".aep-batchd-doubt";
 
-std::string run_marker(const std::string& boot_id) {
-    return run_marker_prefix + boot_id + "." + std::to_string(::getpid());
+std::string random_hex(std::size_t bytes) {
+    std::string raw(bytes, '\0');
+    std::size_t got = 0;
+    while (got < bytes) {
+        const auto n = ::getrandom(raw.data() + got, bytes - got, 0);
+        if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : raw) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
+}
+
+// True when someone holds the marker's lock (a live run), false when nobody does.
+bool marker_held(const std::string& path) {
+    fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    if (f.fd < 0) return true;  // gone meanwhile, or not ours to judge: leave it
+    if (::flock(f.fd, LOCK_EX | LOCK_NB) == 0) return false;
+    return errno == EWOULDBLOCK;
 }
 }  // namespace
 
@@ -189,50 +211,63 @@ spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_n
     } else if (errno != ENOENT) {
         r.doubt_before_ns = now_ns;
     }
-    const std::string own = run_marker(boot_id);
     std::vector<std::string> stale;
     bool earlier_boot = false;
     DIR* d = ::opendir(root_.c_str());
     if (!d) throw_errno("cannot list", root_, errno);
     while (auto* ent = ::readdir(d)) {
         const std::string n = ent->d_name;
-        if (n.rfind(run_marker_prefix, 0) != 0 || n == own) continue;
+        if (n.rfind(run_marker_prefix, 0) != 0 || n.ends_with(".tmp")) continue;
+        if (marker_held(root_ + "/" + n)) continue;  // a live run, here or elsewhere
         const std::string rest = n.substr(std::strlen(run_marker_prefix));
         const auto dot = rest.rfind('.');
-        if (dot == std::string::npos) continue;
-        if (rest.substr(0, dot) != boot_id) {
-            earlier_boot = true;  // that run ended with its machine
-            stale.push_back(n);
-            continue;
-        }
-        // This boot: the page cache holds what that run did, whether it crashed or not.
-        const long pid = std::strtol(rest.c_str() + dot + 1, nullptr, 10);
-        if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-            stale.push_back(n);
-        }
+        // Of this boot, the page cache holds what that run did; of another, it may be lost.
+        if (dot == std::string::npos || rest.substr(0, dot) != boot_id) earlier_boot = true;
+        stale.push_back(n);
     }
     ::closedir(d);
     r.after_lost_boot = earlier_boot;
     if (earlier_boot) r.doubt_before_ns = std::max(r.doubt_before_ns.value_or(now_ns), now_ns);
+    std::string tmp;
     try {
         if (earlier_boot) {
             write_durable(root_, doubt_file, "", std::to_string(*r.doubt_before_ns), true,
                           sync_mode::now);
         }
-        write_synced(root_ + "/" + own, boot_id + "\n");
+        // Written and locked under a temporary name, so that no other start ever sees it
+        // unlocked.
+        const std::string marker = run_marker_prefix + boot_id + "." + random_hex(8);
+        const std::string p = root_ + "/" + marker;
+        tmp = p + ".tmp";
+        write_synced(tmp, boot_id + "\n");
+        const int fd = ::open(tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) throw_errno("cannot open", tmp, errno);
+        r.lock = std::shared_ptr<const int>(new int(fd), [](const int* f) {
+            ::close(*f);
+            delete f;
+        });
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_errno("cannot lock", tmp, errno);
+        if (::rename(tmp.c_str(), p.c_str()) != 0)
+            throw_errno("cannot rename into place", p, errno);
+        r.marker = marker;
         for (const auto& n : stale) ::unlink((root_ + "/" + n).c_str());
         fsync_directory(root_);
         r.marked = true;
     } catch (const spool_error& e) {
         r.problem = e.what();
+        r.lock.reset();
+        if (!tmp.empty()) ::unlink(tmp.c_str());
     }
     return r;
 }
 
-void spool::end_run(const std::string& boot_id) const {
-    const std::string p = root_ + "/" + run_marker(boot_id);
+void spool::end_run(run_start& run) const {
+    if (run.marker.empty()) return;
+    const std::string p = root_ + "/" + run.marker;
     if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", p, errno);
     fsync_directory(root_);
+    run.lock.reset();
+    run.marker.clear();
 }
 
 std::vector<std::string> spool::list(const char* sub, std::size_t limit) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -48,19 +49,24 @@ class spool {
 
     // Which sends of an earlier run may have left no trace (see README, Delivery). A run whose
     // externalId stamps are not synced before each send keeps a marker in the spool root,
-    // .aep-batchd-run.<boot id>.<pid>, from start until a clean stop has synced everything. A
-    // marker of an earlier boot means a run ended with the machine: stamps and claims still in
-    // the page cache may be lost, so every entry born before now is in doubt (looked up in
-    // Catalog before it is sent). That moment is kept in .aep-batchd-doubt (only ever raised).
+    // .aep-batchd-run.<boot id>.<random>, locked (flock) while the run lives, from start until a
+    // clean stop has synced everything. A marker nobody holds is a run that ended without that
+    // stop: of this boot, a crashed process, whose changes the page cache still holds (removed);
+    // of an earlier boot, a run that ended with its machine, whose stamps and claims may be lost,
+    // so every entry born before now is in doubt (looked up in Catalog before it is sent). That
+    // moment is kept in .aep-batchd-doubt (only ever raised). Markers that are held belong to
+    // live daemons on the same spool, in other containers or on other machines too.
     struct run_start {
         std::optional<std::int64_t> doubt_before_ns;  // entries born before this are in doubt
         bool marked = false;  // this run's marker is durable: stamps need no sync before a send
-        bool after_lost_boot = false;  // a marker of an earlier boot was found (and cleared)
-        std::string problem;           // why not marked
+        bool after_lost_boot = false;     // a marker of an earlier boot was found (and cleared)
+        std::string problem;              // why not marked
+        std::string marker;               // this run's marker (its name in the spool root)
+        std::shared_ptr<const int> lock;  // the marker's open file, locked; closed when released
     };
     run_start begin_run(const std::string& boot_id, std::int64_t now_ns) const;
     // Removes this run's marker; only after everything of this run is durable. Throws.
-    void end_run(const std::string& boot_id) const;
+    void end_run(run_start& run) const;
 
     // Names in incoming/ or processing/, skipping those that start with '.'; at most `limit`
     // of them (the directory is read only that far).

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -250,41 +253,71 @@ TEST(DerivedExternalId, IsAFixedFunctionOfItsInputs) {
 
 TEST_F(SpoolTest, RunMarkersTellALostBootFromACrashedProcess) {
     const std::int64_t t0 = 1'800'000'000'000'000'000;
+    const auto markers = [this] {
+        std::vector<std::string> out;
+        for (const auto& e : fs::directory_iterator(root_)) {
+            const auto n = e.path().filename().string();
+            if (n.rfind(".aep-batchd-run.", 0) == 0) out.push_back(n);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    };
+    // Another live run (another daemon on this spool, in this container or another): its
+    // marker is locked, and left alone whatever boot it names.
+    const auto live = root_ / ".aep-batchd-run.boot-x.0123456789abcdef";
+    std::ofstream(live) << "boot-x\n";
+    const int live_fd = ::open(live.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(live_fd, 0);
+    ASSERT_EQ(::flock(live_fd, LOCK_EX | LOCK_NB), 0);
+
     auto first = sp_->begin_run("boot-a", t0);
     ASSERT_TRUE(first.marked) << first.problem;
-    EXPECT_FALSE(first.after_lost_boot);
+    EXPECT_FALSE(first.after_lost_boot) << "a live run of another boot is not a lost machine";
     EXPECT_FALSE(first.doubt_before_ns) << "a fresh spool has nothing in doubt";
-    const auto marker = root_ / (".aep-batchd-run.boot-a." + std::to_string(::getpid()));
-    EXPECT_TRUE(fs::exists(marker));
+    EXPECT_EQ(first.marker.rfind(".aep-batchd-run.boot-a.", 0), 0u) << first.marker;
+    EXPECT_EQ(markers(), (std::vector<std::string>{first.marker, live.filename().string()}))
+        << "sorted: boot-a before boot-x";
     EXPECT_TRUE(sp_->list("incoming").empty()) << "markers live beside the directories";
+    // This run's marker is locked: another start takes it for a live run.
+    auto second = sp_->begin_run("boot-a", t0 + 1);
+    ASSERT_TRUE(second.marked) << second.problem;
+    EXPECT_EQ(markers().size(), 3u);
+    sp_->end_run(second);
 
-    // A run of this boot whose process died: its changes are in the page cache, no doubt.
-    std::ofstream(root_ / ".aep-batchd-run.boot-a.999999999") << "boot-a\n";
-    auto same_boot = sp_->begin_run("boot-a", t0 + 1);
+    // A run of this boot whose process died (its marker unlocked): its changes are in the page
+    // cache, so nothing is in doubt, and its marker goes.
+    std::ofstream(root_ / ".aep-batchd-run.boot-a.dead") << "boot-a\n";
+    auto same_boot = sp_->begin_run("boot-a", t0 + 2);
     EXPECT_FALSE(same_boot.after_lost_boot);
     EXPECT_FALSE(same_boot.doubt_before_ns);
-    EXPECT_FALSE(fs::exists(root_ / ".aep-batchd-run.boot-a.999999999")) << "stale, removed";
+    EXPECT_FALSE(fs::exists(root_ / ".aep-batchd-run.boot-a.dead")) << "stale, removed";
+    sp_->end_run(same_boot);
 
-    // The machine went down under a run: every entry born before this start is in doubt, and
-    // stays so at later starts (the moment is kept, only ever raised).
+    // The machine went down under a run (its marker names another boot, and nobody holds it):
+    // every entry born before this start is in doubt, and stays so at later starts (the moment
+    // is kept, only ever raised).
+    const std::string first_marker = first.marker;
+    first.lock.reset();  // the process of that boot is gone
     auto rebooted = sp_->begin_run("boot-b", t0 + 5);
     EXPECT_TRUE(rebooted.after_lost_boot);
     ASSERT_TRUE(rebooted.doubt_before_ns);
     EXPECT_EQ(*rebooted.doubt_before_ns, t0 + 5);
-    EXPECT_FALSE(fs::exists(marker)) << "the lost boot's marker is cleared once noted";
-    sp_->end_run("boot-b");
+    EXPECT_FALSE(fs::exists(root_ / first_marker))
+        << "the lost boot's marker is cleared once noted";
+    EXPECT_TRUE(fs::exists(live)) << "a live run's marker is never cleared";
+    sp_->end_run(rebooted);
     auto later = sp_->begin_run("boot-b", t0 + 9);
     EXPECT_FALSE(later.after_lost_boot) << "the last run stopped cleanly";
     EXPECT_EQ(later.doubt_before_ns, t0 + 5);
-    sp_->end_run("boot-b");
-    for (const auto& e : fs::directory_iterator(root_)) {
-        EXPECT_EQ(e.path().filename().string().rfind(".aep-batchd-run.", 0), std::string::npos)
-            << e.path();
-    }
+    sp_->end_run(later);
+    EXPECT_EQ(markers(), (std::vector<std::string>{live.filename().string()}));
 
     // A doubt file that cannot be read puts everything present in doubt.
     std::ofstream(root_ / ".aep-batchd-doubt", std::ios::trunc) << "garbage";
-    EXPECT_EQ(sp_->begin_run("boot-b", t0 + 20).doubt_before_ns, t0 + 20);
+    auto garbled = sp_->begin_run("boot-b", t0 + 20);
+    EXPECT_EQ(garbled.doubt_before_ns, t0 + 20);
+    sp_->end_run(garbled);
+    ::close(live_fd);
 }
 
 TEST_F(SpoolTest, RecordReplacesTheEntryInItsOwnFileThenMovesToDone) {
