@@ -121,6 +121,10 @@ struct queue_state {
     // marker and doubt moment (see spool::begin_run).
     std::optional<file_identity> incoming_id;
     spool::run_start run;
+    // The marker is written while the first entries are taken and connections opened; only a
+    // send that relies on it waits (see process).
+    bool marking = false;
+    std::unique_ptr<asio::steady_timer> marking_done;  // waiters sleep here; woken at the end
 
     queue_state(std::size_t i, queue_config c) : index(i), cfg(std::move(c)), sp(cfg.spool) {}
 };
@@ -183,6 +187,7 @@ class daemon_impl {
     asio::awaitable<void> reload();
     asio::awaitable<bool> apply(checked_config& next);
     asio::awaitable<void> start_queue(queue_state& q);
+    asio::awaitable<void> mark_run(queue_state& q);
     std::unique_ptr<metrics_server> open_metrics(const std::string& listen);
     http_answer answer(std::string_view target);
     bool healthy(std::string& why) const;
@@ -397,24 +402,31 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
         if (boot.empty()) {
             run.doubt_before_ns = unix_now_ns();  // cannot tell boots apart: the safe side
         } else {
-            run = sp->begin_run(boot, unix_now_ns());
+            run = sp->inspect_runs(boot, unix_now_ns());
         }
         return sp->remove_stale_temps();
     };
     co_await blocking(op);
     q.run = std::move(run);
     q.incoming_id = incoming_id;
+    if (!q.marking_done) {
+        q.marking_done = std::make_unique<asio::steady_timer>(ioc_);
+        q.marking_done->expires_at(std::chrono::steady_clock::time_point::max());
+    }
     if (!q.incoming_id) {
         log_.info(
             "the spool's file system records no birth times; each new externalId is "
             "random and synced before its first request (slower)",
             {{"queue", q.cfg.name}});
-    } else if (!q.run.marked) {
+    }
+    if (boot.empty()) {
         log_.warn(
             "cannot mark this run in the spool; every new externalId is synced before its "
             "first request (slower)",
-            {{"queue", q.cfg.name},
-             {"error", boot.empty() ? std::string("no boot id in /proc") : q.run.problem}});
+            {{"queue", q.cfg.name}, {"error", "no boot id in /proc"}});
+    } else {
+        q.marking = true;
+        asio::co_spawn(ioc_, mark_run(q), asio::detached);
     }
     if (q.run.after_lost_boot) {
         log_.warn(
@@ -425,6 +437,37 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
     // Watch before scanning, so nothing that arrives in between is missed.
     if (watcher_) q.watch = watcher_->add_watch(q.sp.path("incoming", ""));
     co_await scan(q, true);
+}
+
+// Writes the queue's run marker (spool::mark_run) on the file threads, then wakes the sends
+// waiting for it.
+asio::awaitable<void> daemon_impl::mark_run(queue_state& q) {
+    const spool* sp = &q.sp;
+    const std::string boot = boot_id_;
+    spool::run_start marked;
+    marked.stale = q.run.stale;
+    const auto op = [sp, &boot, &marked] {
+        sp->mark_run(marked, boot);
+        return true;
+    };
+    try {
+        co_await blocking(op);
+    } catch (const std::exception& e) {  // not expected: mark_run reports its own failures
+        marked.problem = e.what();
+    }
+    q.run.stale.clear();
+    q.run.marked = marked.marked;
+    q.run.problem = std::move(marked.problem);
+    q.run.marker = std::move(marked.marker);
+    q.run.lock = std::move(marked.lock);
+    q.marking = false;
+    q.marking_done->cancel();
+    if (!q.run.marked) {
+        log_.warn(
+            "cannot mark this run in the spool; every new externalId is synced before its "
+            "first request (slower)",
+            {{"queue", q.cfg.name}, {"error", q.run.problem}});
+    }
 }
 
 asio::awaitable<void> daemon_impl::start() {
@@ -1191,6 +1234,7 @@ struct taken_entry {
     bool stamped = false;     // the file carries its externalId as an extended attribute
     bool fresh_id = false;    // a random externalId was made now (the entry had none)
     bool sync_first = false;  // the stamp must be on the disk before the first send
+    bool derivable = false;   // the externalId can be derived again from the file
     std::string recorded;     // kind::recorded: where the record went in done/
     bool torn = false;        // stamped, but a crash tore its content while its record was
                               // written: a batch exists, to be found through Catalog only
@@ -1201,7 +1245,6 @@ struct taken_entry {
 // How a queue's entries get their externalIds (from queue_state, copied for the pool thread).
 struct id_policy {
     std::optional<file_identity> incoming;     // derive ids from file identities
-    bool marked = false;                       // this run's marker is durable (begin_run)
     std::optional<std::int64_t> doubt_before;  // entries born before this: Catalog first
 };
 
@@ -1254,10 +1297,9 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
     // power loss that took its stamp and its claim with it (born before the doubt moment).
     const bool in_doubt =
         ids.doubt_before && (!rr.identity || rr.identity->born_ns < *ids.doubt_before);
-    // The id derived from the file, where this run derives ids or the entry is in doubt (an
-    // earlier run may have derived it).
+    // The id derived from the file (where the file system records birth times).
     std::optional<std::string> derived;
-    if (ids.incoming && rr.identity && (ids.marked || in_doubt)) {
+    if (ids.incoming && rr.identity) {
         derived = derive_external_id(*ids.incoming, *rr.identity);
     }
     // After a lost machine the stamp may be gone too: the id it would hold is derived again.
@@ -1316,22 +1358,25 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
         t.stamped = *rr.external_id == *t.entry.external_id;
         // A stamp an earlier run left may still be only in the page cache: unless the id can
         // be derived again, it reaches the disk before this run sends under it.
-        t.sync_first = t.stamped && !(derived && *derived == *rr.external_id);
+        t.derivable = derived && *derived == *t.entry.external_id;
+        t.sync_first = t.stamped && !t.derivable;
     } else {
         // A resend after a crash must reuse the externalId. An entry's own id is in its
         // content; otherwise it is derived from the file's identity, which every start finds
-        // again, or, where the file system records no birth times (or this run has no marker),
-        // made at random. The id is also stamped on the file itself, so that a crash while the
-        // record replaces the content is recognised. A derived id's stamp needs no sync: after
-        // a lost machine the id is derived again, and a torn file without its stamp is looked
-        // up under it. Any other stamp is made durable before the first send, by the caller's
-        // file-system sync, which serves many entries at once (a torn file's content could not
-        // tell its id). Where the file system takes no extended attributes (or the stamp
-        // failed), a random id is written into the entry instead.
+        // again, or, where the file system records no birth times, made at random. The id is
+        // also stamped on the file itself, so that a crash while the record replaces the
+        // content is recognised. A derived id's stamp needs no sync once this run's marker is
+        // on the disk (see process): after a lost machine the id is derived again, and a torn
+        // file without its stamp is looked up under it. Any other stamp is made durable before
+        // the first send, by the caller's file-system sync, which serves many entries at once
+        // (a torn file's content could not tell its id). Where the file system takes no
+        // extended attributes (or the stamp failed), a random id is written into the entry
+        // instead.
         const bool own = t.entry.external_id.has_value();
         if (!own) {
             if (derived) {
                 t.entry.external_id = std::move(derived);
+                t.derivable = true;
             } else {
                 t.fresh_id = true;
                 t.entry.external_id = new_external_id();
@@ -1342,7 +1387,7 @@ taken_entry take_entry(const spool& sp, const std::string& name, bool resumed,
         } catch (const spool_error& e) {
             if (t.fresh_id) t.warning = e.what();
         }
-        t.sync_first = t.stamped && (own || t.fresh_id || !ids.marked);
+        t.sync_first = t.stamped && !t.derivable;
         if (t.fresh_id) return t;
     }
     if (t.may_exist) {
@@ -1374,7 +1419,7 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     taken_entry t;
     sync_item taking;
     taking.file = sp->path("processing", name);
-    const id_policy ids{q.incoming_id, q.run.marked, q.run.doubt_before_ns};
+    const id_policy ids{q.incoming_id, q.run.doubt_before_ns};
     taking.before = [sp, name, resumed, &ids, &t] {
         t = take_entry(*sp, name, resumed, ids);
         return false;  // nothing to sync in this trip
@@ -1432,16 +1477,26 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
     job.torn = t.torn;
     job.unparsed = std::move(t.unparsed);
     const std::string xid = *job.entry.external_id;
-    // A fresh externalId that could not be stamped (a file system without user extended
-    // attributes) is written into the entry instead, rewritten as JSON.
-    const bool rewrite_needed = t.fresh_id && !t.stamped;
+    // A derived externalId needs no sync before the first send, as it is derived again, once
+    // this run's marker is on the disk (the first entries wait for it here, while it is being
+    // written). Without a marker it is made durable like a random one: its stamp synced, or,
+    // unstamped, the entry rewritten with it. A random externalId that could not be stamped (a
+    // file system without user extended attributes) is written into the entry, as JSON.
+    bool sync_stamp = t.sync_first;
+    bool rewrite_needed = t.fresh_id && !t.stamped;
+    if (t.derivable) {
+        while (q.marking) co_await q.marking_done->async_wait(nothrow);
+        if (!q.run.marked) {
+            sync_stamp = t.stamped;
+            rewrite_needed = !t.stamped;
+        }
+    }
     const std::string content = rewrite_needed ? serialize_entry(job.entry) : std::string();
     const auto rewrite = [sp, name, content] {
         sp->rewrite_claimed(name, content, spool::sync_mode::by_caller);
         return true;
     };
-    // A derived externalId needs no sync before the first send: it is derived again.
-    bool synced = !t.sync_first && !rewrite_needed;
+    bool synced = !sync_stamp && !rewrite_needed;
     const std::string& claimed_path = taking.file;
     while (!synced) {
         try {

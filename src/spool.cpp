@@ -196,7 +196,7 @@ bool marker_held(const std::string& path) {
 }
 }  // namespace
 
-spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_ns) const {
+spool::run_start spool::inspect_runs(const std::string& boot_id, std::int64_t now_ns) const {
     run_start r;
     const std::string doubt = root_ + "/" + doubt_file;
     if (std::FILE* f = std::fopen(doubt.c_str(), "rbe")) {
@@ -211,8 +211,7 @@ spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_n
     } else if (errno != ENOENT) {
         r.doubt_before_ns = now_ns;
     }
-    std::vector<std::string> stale;
-    bool earlier_boot = false;
+    std::vector<std::string> lost;
     DIR* d = ::opendir(root_.c_str());
     if (!d) throw_errno("cannot list", root_, errno);
     while (auto* ent = ::readdir(d)) {
@@ -222,18 +221,30 @@ spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_n
         const std::string rest = n.substr(std::strlen(run_marker_prefix));
         const auto dot = rest.rfind('.');
         // Of this boot, the page cache holds what that run did; of another, it may be lost.
-        if (dot == std::string::npos || rest.substr(0, dot) != boot_id) earlier_boot = true;
-        stale.push_back(n);
+        if (dot == std::string::npos || rest.substr(0, dot) != boot_id) {
+            lost.push_back(n);
+        } else {
+            r.stale.push_back(n);
+        }
     }
     ::closedir(d);
-    r.after_lost_boot = earlier_boot;
-    if (earlier_boot) r.doubt_before_ns = std::max(r.doubt_before_ns.value_or(now_ns), now_ns);
+    if (lost.empty()) return r;
+    r.after_lost_boot = true;
+    r.doubt_before_ns = std::max(r.doubt_before_ns.value_or(now_ns), now_ns);
+    try {
+        write_durable(root_, doubt_file, "", std::to_string(*r.doubt_before_ns), true,
+                      sync_mode::now);
+        // Noted: those markers may go. (If the note cannot be written, they stay, and the
+        // next start finds them again.)
+        r.stale.insert(r.stale.end(), lost.begin(), lost.end());
+    } catch (const spool_error&) {
+    }
+    return r;
+}
+
+void spool::mark_run(run_start& r, const std::string& boot_id) const {
     std::string tmp;
     try {
-        if (earlier_boot) {
-            write_durable(root_, doubt_file, "", std::to_string(*r.doubt_before_ns), true,
-                          sync_mode::now);
-        }
         // Written and locked under a temporary name, so that no other start ever sees it
         // unlocked.
         const std::string marker = run_marker_prefix + boot_id + "." + random_hex(8);
@@ -250,7 +261,8 @@ spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_n
         if (::rename(tmp.c_str(), p.c_str()) != 0)
             throw_errno("cannot rename into place", p, errno);
         r.marker = marker;
-        for (const auto& n : stale) ::unlink((root_ + "/" + n).c_str());
+        for (const auto& n : r.stale) ::unlink((root_ + "/" + n).c_str());
+        r.stale.clear();
         fsync_directory(root_);
         r.marked = true;
     } catch (const spool_error& e) {
@@ -258,6 +270,11 @@ spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_n
         r.lock.reset();
         if (!tmp.empty()) ::unlink(tmp.c_str());
     }
+}
+
+spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_ns) const {
+    run_start r = inspect_runs(boot_id, now_ns);
+    mark_run(r, boot_id);
     return r;
 }
 

@@ -58,13 +58,20 @@ class spool {
     // live daemons on the same spool, in other containers or on other machines too.
     struct run_start {
         std::optional<std::int64_t> doubt_before_ns;  // entries born before this are in doubt
+        bool after_lost_boot = false;                 // a marker of an earlier boot was found
+        std::vector<std::string> stale;  // markers of ended runs, removed once this one is marked
         bool marked = false;  // this run's marker is durable: stamps need no sync before a send
-        bool after_lost_boot = false;     // a marker of an earlier boot was found (and cleared)
-        std::string problem;              // why not marked
-        std::string marker;               // this run's marker (its name in the spool root)
+        std::string problem;  // why not marked
+        std::string marker;   // this run's marker (its name in the spool root)
         std::shared_ptr<const int> lock;  // the marker's open file, locked; closed when released
     };
-    run_start begin_run(const std::string& boot_id, std::int64_t now_ns) const;
+    // The first half, which start-up waits for (no sync unless a lost boot is found): the doubt
+    // moment, with .aep-batchd-doubt raised and synced when needed.
+    run_start inspect_runs(const std::string& boot_id, std::int64_t now_ns) const;
+    // The second half, which only sends relying on it wait for: this run's marker, created,
+    // locked and synced, then the stale markers removed. Sets marked (or problem).
+    void mark_run(run_start& run, const std::string& boot_id) const;
+    run_start begin_run(const std::string& boot_id, std::int64_t now_ns) const;  // both
     // Removes this run's marker; only after everything of this run is durable. Throws.
     void end_run(run_start& run) const;
 
