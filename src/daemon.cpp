@@ -125,8 +125,10 @@ struct queue_state {
     // send that relies on it waits (see process).
     bool marking = false;
     std::unique_ptr<asio::steady_timer> marking_done;  // waiters sleep here; woken at the end
+    std::string take_key;                              // its takes' group (see process), built once
 
-    queue_state(std::size_t i, queue_config c) : index(i), cfg(std::move(c)), sp(cfg.spool) {}
+    queue_state(std::size_t i, queue_config c)
+        : index(i), cfg(std::move(c)), sp(cfg.spool), take_key("take:" + sp.root()) {}
 };
 
 // Everything one entry carries from claim to outcome; lives in its coroutine frame.
@@ -1424,9 +1426,8 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         t = take_entry(*sp, name, resumed, ids);
         return false;  // nothing to sync in this trip
     };
-    const std::string take_key = "take:" + sp->root();
     sync_op no_sync = [](const std::vector<std::string>&) {};
-    co_await group_sync(take_key, taking, std::move(no_sync));
+    co_await group_sync(q.take_key, taking, std::move(no_sync));
     if (t.k == kind::gone && !taking.error.empty()) {
         log_.error("cannot take entry",
                    {{"queue", q.cfg.name}, {"entry", name}, {"error", taking.error}});

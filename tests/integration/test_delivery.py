@@ -31,6 +31,16 @@ def assert_exactly_once(test, world, spools, expected):
         test.assertEqual(s.names("failed"), [])
 
 
+def tear_record(q, name):
+    """What a crash while done/<name>.json was written in place leaves: the file back in
+    processing/ (its move into done/ lost), cut to half the record (extended attributes kept)."""
+    record = q.path / "done" / f"{name}.json"
+    size = record.stat().st_size
+    os.rename(record, q.path / "processing" / name)
+    with open(q.path / "processing" / name, "r+b") as f:
+        f.truncate(size // 2)
+
+
 class Delivery(WorldTestCase):
     def test_kill_9_ten_times_while_3000_entries_flow(self):
         w = self.world(["--latency", "5ms"])
@@ -146,10 +156,7 @@ class Delivery(WorldTestCase):
         first = {r["entry"]: r for r in q.done_records()}
         created = w.emulator.stats()["batch_requests"]
         os.rename(done / "complete.json", q.path / "incoming" / "complete")
-        text = (done / "torn.json").read_bytes()
-        os.rename(done / "torn.json", q.path / "processing" / "torn")
-        with open(q.path / "processing" / "torn", "r+b") as f:
-            f.truncate(len(text) // 2)
+        tear_record(q, "torn")
         for name in ("complete", "torn"):
             sub = "incoming" if name == "complete" else "processing"
             os.removexattr(q.path / sub / name, XATTR)
@@ -199,10 +206,7 @@ class Delivery(WorldTestCase):
         # Content replaced and synced, the move into done/ lost.
         os.rename(done / "complete.json", q.path / "processing" / "complete")
         # Content torn by a crash while the record was written: half a record, stamp kept.
-        text = (done / "torn.json").read_bytes()
-        os.rename(done / "torn.json", q.path / "processing" / "torn")
-        with open(q.path / "processing" / "torn", "r+b") as f:
-            f.truncate(len(text) // 2)
+        tear_record(q, "torn")
         # A power loss undid the claim too: the complete record is back in incoming/.
         os.rename(done / "undone.json", q.path / "incoming" / "undone")
         # Torn, and Catalog never lists a batch with its externalId: failed after the look-ups.
