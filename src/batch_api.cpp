@@ -14,10 +14,12 @@
 namespace aep {
 
 std::string create_batch_body(const batch_entry& e, const input_format& queue_default) {
-    boost::json::object o;
+    unsigned char scratch[2048];  // built on the stack: one per request
+    boost::json::monotonic_resource mr(scratch, sizeof scratch);
+    boost::json::object o(&mr);
     o["datasetId"] = e.dataset_id;
     const input_format& f = e.format ? *e.format : queue_default;
-    boost::json::object fmt;
+    boost::json::object fmt(&mr);
     fmt["format"] = f.format;
     if (f.is_multi_line_json) fmt["isMultiLineJson"] = *f.is_multi_line_json;
     o["inputFormat"] = std::move(fmt);

@@ -278,12 +278,19 @@ class daemon_impl {
     // the next one. Keyed by "dir:<path>" or "fs:<spool root>"; takes, which sync nothing, group
     // the same way under "take:<spool root>".
     struct sync_state {
-        explicit sync_state(asio::io_context& ioc) : done(ioc) {
-            done.expires_at(std::chrono::steady_clock::time_point::max());
+        explicit sync_state(asio::io_context& ioc) : ioc(ioc) { next_done = fresh_signal(); }
+        std::shared_ptr<asio::steady_timer> fresh_signal() const {
+            auto t = std::make_shared<asio::steady_timer>(ioc);
+            t->expires_at(std::chrono::steady_clock::time_point::max());
+            return t;
         }
+        asio::io_context& ioc;
         int running = 0;                  // syncs under way (at most max_syncs_per_key)
         std::vector<sync_item*> pending;  // callers waiting for a sync to start
-        asio::steady_timer done;          // waiters sleep here; each finished sync wakes them all
+        // The pending callers sleep here; their sync wakes them, and only them (waking every
+        // waiter at each sync's end had cost a wake-up per waiting record, up to 16 per
+        // request slot, for each sync: CPU per entry grew with http.concurrency).
+        std::shared_ptr<asio::steady_timer> next_done;
     };
     std::map<std::string, std::unique_ptr<sync_state>> syncs_;
     sd_notifier notify_;
@@ -923,6 +930,12 @@ void daemon_impl::spawn_worker() {
 }
 
 int daemon_impl::run() {
+    // Info lines (one per created batch) are written once per loop turn, not one write each.
+    log_.defer_writes([this] { asio::post(ioc_, [this] { log_.flush(); }); });
+    struct undefer {
+        logger& log;
+        ~undefer() { log.flush(true); }
+    } undefer_at_return{log_};
     wait_for_signal();
     asio::co_spawn(ioc_, start(), [this](std::exception_ptr e) {
         if (!e) return;
@@ -931,6 +944,7 @@ int daemon_impl::run() {
         begin_stop("start-up failed");
     });
     ioc_.run();
+    log_.flush(true);  // the loop is gone: from here every line is written at once
     client_.close_idle();
     files_.join();
     // Records moved into done/ since the last sync: their moves reach the disk before exit
@@ -1099,8 +1113,9 @@ asio::awaitable<void> daemon_impl::group_sync(const std::string& key, sync_item&
     if (!slot) slot = std::make_unique<sync_state>(ioc_);
     sync_state& st = *slot;
     st.pending.push_back(&item);
+    const std::shared_ptr<asio::steady_timer> done = st.next_done;
     if (st.running < max_syncs_per_key) start_sync(key, st, op);
-    while (!item.finished) co_await st.done.async_wait(nothrow);
+    while (!item.finished) co_await done->async_wait(nothrow);
 }
 
 void daemon_impl::start_sync(const std::string& key, sync_state& st, const sync_op& op) {
@@ -1113,6 +1128,8 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
     // Everything that joined before this sync starts; it begins after each of their changes.
     std::vector<sync_item*> items = std::move(st.pending);
     st.pending.clear();
+    const std::shared_ptr<asio::steady_timer> done = std::move(st.next_done);
+    st.next_done = st.fresh_signal();
     bool synced = false;
     const auto group = [&op, &items, &synced] {
         std::vector<sync_item*> in;
@@ -1154,7 +1171,7 @@ asio::awaitable<void> daemon_impl::run_syncs(std::string key, sync_op op) {
     for (auto* it : items) it->finished = true;
     --st.running;
     if (!st.pending.empty()) start_sync(key, st, op);
-    st.done.cancel();
+    done->cancel();
 }
 
 // Waits for one of the http.concurrency request slots; false when stopping.

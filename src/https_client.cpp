@@ -359,6 +359,23 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
     req.prepare_payload();
     const auto key = ep.origin_key();
     ++stats_.requests;
+    // Serialised once, as one buffer: one TLS record per request, without Beast's serializer
+    // walking its buffer sequences on every write (a fifth of the loop's time per request in
+    // tests/bench profiles).
+    std::string wire;
+    wire.reserve(256 + req.body().size());
+    wire += req.method_string();
+    wire += ' ';
+    wire += req.target();
+    wire += " HTTP/1.1\r\n";
+    for (const auto& f : req.base()) {
+        wire += f.name_string();
+        wire += ": ";
+        wire += f.value();
+        wire += "\r\n";
+    }
+    wire += "\r\n";
+    wire += req.body();
 
     http_outcome out;
     if (aborted_) {
@@ -380,7 +397,8 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
         busy_mark mark(busy_, conn.get());
         auto exchange = [&](auto& stream) -> asio::awaitable<bool> {
             conn->lowest().expires_after(timeout_);
-            auto [wec, written_bytes] = co_await http::async_write(stream, req, nothrow);
+            auto [wec, written_bytes] =
+                co_await asio::async_write(stream, asio::buffer(wire), nothrow);
             if (wec) {
                 out.failure = classify(wec);
                 out.error = describe("write request", wec);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cerrno>
 #include <ctime>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -159,13 +160,27 @@ std::string utc_timestamp() {
     const auto now = system_clock::now();
     const auto t = system_clock::to_time_t(now);
     const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms));
-    return buf;
+    // Two per created batch (its log line and record): the date and time up to the second are
+    // formatted once per second, the milliseconds each time.
+    thread_local std::time_t cached_t = -1;
+    thread_local char cached[64];
+    if (t != cached_t) {
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::snprintf(cached, sizeof cached, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                      tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_t = t;
+    }
+    std::string out;
+    out.reserve(24);
+    out += cached;
+    const int m = static_cast<int>(ms);
+    out += '.';
+    out += static_cast<char>('0' + m / 100);
+    out += static_cast<char>('0' + m / 10 % 10);
+    out += static_cast<char>('0' + m % 10);
+    out += 'Z';
+    return out;
 }
 
 logger::logger(log_config cfg, int fd) : cfg_(cfg), fd_(fd), journal_(fd_is_journal(fd)) {}
@@ -249,16 +264,47 @@ bool logger::send_to_journal(log_level level, std::string_view line,
     return sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) >= 0;
 }
 
-void logger::log(log_level level, std::string_view msg, std::initializer_list<log_field> fields) {
-    if (!enabled(level)) return;
-    const auto line = format_line(level, msg, fields);
-    // Natively when asked and possible; on stderr when the journal cannot be reached.
-    if (journal_ && cfg_.journal_fields && send_to_journal(level, line, fields)) return;
+void logger::write_all(std::string_view text) const {
     std::size_t off = 0;
-    while (off < line.size()) {
-        const auto n = ::write(fd_, line.data() + off, line.size() - off);
+    while (off < text.size()) {
+        const auto n = ::write(fd_, text.data() + off, text.size() - off);
+        if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;  // a broken log sink must not take the daemon down
         off += static_cast<std::size_t>(n);
+    }
+}
+
+void logger::defer_writes(std::function<void()> schedule) { schedule_ = std::move(schedule); }
+
+void logger::flush(bool stop_deferring) {
+    if (stop_deferring) schedule_ = nullptr;
+    if (pending_.empty()) return;
+    std::string text;
+    text.swap(pending_);
+    write_all(text);
+}
+
+logger::~logger() { flush(true); }
+
+void logger::log(log_level level, std::string_view msg, std::initializer_list<log_field> fields) {
+    if (!enabled(level)) return;
+    auto line = format_line(level, msg, fields);
+    // Natively when asked and possible; on stderr when the journal cannot be reached.
+    if (journal_ && cfg_.journal_fields && send_to_journal(level, line, fields)) return;
+    if (!schedule_) {
+        write_all(line);
+        return;
+    }
+    const bool first = pending_.empty();
+    if (first) {
+        pending_.swap(line);
+    } else {
+        pending_ += line;
+    }
+    if (level >= log_level::warning || pending_.size() > 64 * 1024) {
+        flush();
+    } else if (first) {
+        schedule_();
     }
 }
 

@@ -1,4 +1,5 @@
-// Structured log lines (text or JSON) on stderr, one write(2) per line; with log.journal_fields,
+// Structured log lines (text or JSON) on stderr, one write(2) per line (or, once defer_writes is
+// called, info and debug lines gathered per event-loop turn); with log.journal_fields,
 // native journal entries with a field per value. Owns: formatting, escaping of every value (no
 // value can forge a line), journald priority prefixes. Does not own: deciding what to log.
 // Called from the event-loop thread only.
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -49,6 +51,18 @@ class logger {
         log(log_level::error, m, f);
     }
 
+    // From now on info and debug lines are gathered and written together by flush(): `schedule`
+    // is called when a line is added to an empty buffer, and must arrange a flush() soon (the
+    // daemon posts one to its event loop, so each loop turn costs one write(2), not one per
+    // created batch). A warning or error flushes at once, with everything before it, so the
+    // order of lines is kept; so does a buffer past 64 KiB. Lines are never split across writes.
+    void defer_writes(std::function<void()> schedule);
+    // Writes gathered lines now; from then on, with `stop_deferring`, every line at once.
+    void flush(bool stop_deferring = false);
+    ~logger();
+    logger(const logger&) = delete;
+    logger& operator=(const logger&) = delete;
+
     // Pure formatting, exposed for tests.
     std::string format_line(log_level level, std::string_view msg,
                             std::initializer_list<log_field> fields) const;
@@ -57,9 +71,13 @@ class logger {
     bool send_to_journal(log_level level, std::string_view line,
                          std::initializer_list<log_field> fields) const;
 
+    void write_all(std::string_view text) const;
+
     log_config cfg_;
     int fd_;
     bool journal_;
+    std::function<void()> schedule_;  // set while writes are deferred
+    std::string pending_;             // whole lines not written yet
 };
 
 // A text-log value: bare when it is made only of safe characters, otherwise double-quoted with

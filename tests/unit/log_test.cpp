@@ -4,7 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <fcntl.h>
+#include <string>
+#include <unistd.h>
 #include <stdexcept>
 
 namespace aep {
@@ -81,6 +86,68 @@ TEST_F(LogTest, LevelsFilter) {
     logger log(log_config{log_format::text, log_level::warning}, -1);
     EXPECT_FALSE(log.enabled(log_level::info));
     EXPECT_TRUE(log.enabled(log_level::error));
+}
+
+// What a non-blocking pipe holds now.
+std::string drain(int fd) {
+    std::string out;
+    char buf[4096];
+    while (true) {
+        const auto n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+TEST_F(LogTest, DeferredInfoLinesAreWrittenTogetherAndWarningsKeepTheOrder) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    {
+        logger log(log_config{log_format::text, log_level::info}, p[1]);
+        int scheduled = 0;
+        log.defer_writes([&scheduled] { ++scheduled; });
+        log.info("one");
+        log.info("two");
+        EXPECT_EQ(scheduled, 1);  // once per buffer, not once per line
+        EXPECT_EQ(drain(p[0]), "");
+        log.flush();
+        auto text = drain(p[0]);
+        EXPECT_NE(text.find(" one\n"), std::string::npos) << text;
+        EXPECT_LT(text.find(" one\n"), text.find(" two\n"));
+        log.info("three");
+        EXPECT_EQ(scheduled, 2);
+        log.warn("four");  // written at once, after what was gathered
+        text = drain(p[0]);
+        EXPECT_LT(text.find(" three\n"), text.find("warning: four\n")) << text;
+        log.info("five");  // left for the destructor
+        EXPECT_EQ(drain(p[0]), "");
+    }
+    EXPECT_NE(drain(p[0]).find(" five\n"), std::string::npos);
+    ::close(p[0]);
+    ::close(p[1]);
+}
+
+TEST_F(LogTest, UtcTimestampsAreTheCurrentTimeToTheMillisecond) {
+    using namespace std::chrono;
+    // Across at least one change of second, where the cached date and time are formatted anew.
+    const auto first = system_clock::to_time_t(system_clock::now());
+    bool crossed = false;
+    while (!crossed) {
+        const auto before = time_point_cast<milliseconds>(system_clock::now());
+        const auto ts = utc_timestamp();
+        const auto after = system_clock::now();
+        ASSERT_EQ(ts.size(), 24u) << ts;
+        std::tm tm{};
+        ASSERT_NE(::strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr) << ts;
+        ASSERT_EQ(ts.substr(19, 1), ".");
+        ASSERT_EQ(ts.substr(23), "Z");
+        const auto at = system_clock::from_time_t(::timegm(&tm)) +
+                        milliseconds(std::stoi(ts.substr(20, 3)));
+        EXPECT_LE(before, at) << ts;
+        EXPECT_LE(at, after) << ts;
+        crossed = system_clock::to_time_t(after) > first;
+    }
 }
 
 }  // namespace
