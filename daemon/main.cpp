@@ -94,6 +94,10 @@ int main(int argc, char** argv) {
     // A log reader that goes away (a closed pipe, a restarted journald) must not kill the
     // daemon: writes then fail with EPIPE instead of raising SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
+    // The read lease that tells a file still being written (spool take) makes the kernel send
+    // SIGIO to its holder when a writer opens that file in the instant before it is released;
+    // SIGIO's default action would end the daemon. The writer's open just proceeds.
+    std::signal(SIGIO, SIG_IGN);
     if (argc > 1 && std::string(argv[1]) == "enqueue") return enqueue_main(argc, argv);
     std::string config_path;
     bool check = false, once = false;
