@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <utility>
@@ -85,12 +86,32 @@ std::string safe_suffix(const std::string& unique) {
 }
 
 // The identity of an open file or of dirfd/path; nullopt without a birth time.
-std::optional<file_identity> identity_at(int dirfd, const char* p, int flags) {
-    struct statx sx {};
-    if (::statx(dirfd, p, flags, STATX_INO | STATX_BTIME, &sx) != 0) return std::nullopt;
+std::optional<file_identity> identity_of(const struct statx& sx) {
     if (!(sx.stx_mask & STATX_BTIME)) return std::nullopt;
     return file_identity{sx.stx_ino, static_cast<std::int64_t>(sx.stx_btime.tv_sec) * 1000000000 +
                                          static_cast<std::int64_t>(sx.stx_btime.tv_nsec)};
+}
+std::optional<file_identity> identity_at(int dirfd, const char* p, int flags) {
+    struct statx sx {};
+    if (::statx(dirfd, p, flags, STATX_INO | STATX_BTIME, &sx) != 0) return std::nullopt;
+    return identity_of(sx);
+}
+
+// fstat and identity_at(fd) in one system call (both on every entry taken).
+struct fd_status {
+    struct stat st {};
+    std::optional<file_identity> identity;
+};
+bool status_of(int fd, fd_status& out) {
+    struct statx sx {};
+    if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) return false;
+    out.st.st_mode = sx.stx_mode;
+    out.st.st_nlink = sx.stx_nlink;
+    out.st.st_ino = sx.stx_ino;
+    out.st.st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    out.st.st_size = static_cast<off_t>(sx.stx_size);
+    out.identity = identity_of(sx);
+    return true;
 }
 
 }  // namespace
@@ -317,9 +338,10 @@ std::string too_large_reason(std::size_t max_bytes) {
     return "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
 }
 
-// Reads the open regular file `fd` (fstat'ed as `st`) into r, with its externalId stamp.
-void read_open(int fd, const struct stat& st, const std::string& p, std::size_t max_bytes,
+// Reads the open regular file `fd` (its status `fs`) into r, with its externalId stamp.
+void read_open(int fd, const fd_status& fs, const std::string& p, std::size_t max_bytes,
                spool::read_result& r) {
+    const struct stat& st = fs.st;
     // Sized by the file (one byte more shows a file grown since fstat); grown up to the limit.
     const auto size = static_cast<std::size_t>(st.st_size);
     std::string buf(std::min(size, max_bytes) + 1, '\0');
@@ -347,7 +369,7 @@ void read_open(int fd, const struct stat& st, const std::string& p, std::size_t 
     char xid[256];
     const auto n = ::fgetxattr(fd, external_id_xattr, xid, sizeof xid);
     if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
-    r.identity = identity_at(fd, "", AT_EMPTY_PATH);
+    r.identity = fs.identity;
 }
 
 }  // namespace
@@ -373,13 +395,14 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
         }
         throw_errno("cannot open", p, errno);
     }
-    struct stat st {};
-    if (::fstat(f.fd, &st) != 0) throw_errno("cannot inspect", p, errno);
+    fd_status fs;
+    if (!status_of(f.fd, fs)) throw_errno("cannot inspect", p, errno);
+    const struct stat& st = fs.st;
     if (st.st_ino != before.st_ino || st.st_dev != before.st_dev || !S_ISREG(st.st_mode)) {
         r.reason = "entry was replaced while being read";
         return r;
     }
-    read_open(f.fd, st, p, max_bytes, r);
+    read_open(f.fd, fs, p, max_bytes, r);
     return r;
 }
 
@@ -392,14 +415,15 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
         throw_errno("cannot inspect", in, errno);
     }
     fd_guard f{-1};
-    struct stat st {};
+    fd_status fs;
+    const struct stat& st = fs.st;
     if (S_ISREG(before.st_mode) && before.st_nlink == 1) {
         f.fd = ::open(in.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (f.fd < 0) {
             if (errno == ENOENT) return t;
             if (errno != ELOOP) throw_errno("cannot open", in, errno);
         } else {
-            if (::fstat(f.fd, &st) != 0) throw_errno("cannot inspect", in, errno);
+            if (!status_of(f.fd, fs)) throw_errno("cannot inspect", in, errno);
             if (st.st_ino != before.st_ino || st.st_dev != before.st_dev) {
                 t.status = take_status::writing;  // replaced meanwhile: look again shortly
                 return t;
@@ -442,7 +466,7 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
             t.read.reason = too_large_reason(max_bytes);
             return t;
         }
-        read_open(f.fd, st, claimed, max_bytes, t.read);
+        read_open(f.fd, fs, claimed, max_bytes, t.read);
     } catch (const spool_error& e) {
         t.read = read_result{};
         t.read_error = e.what();
