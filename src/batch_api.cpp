@@ -13,19 +13,56 @@
 
 namespace aep {
 
+namespace {
+
+// Appends `v` as a JSON string, escaped by Boost.JSON's serializer (as the JSON log lines are).
+// `v` must be valid UTF-8: everything but the entry's name is (checked configuration, parsed
+// JSON, our own ids), and the name goes through valid_utf8 first.
+void append_json_string(std::string& out, std::string_view v) {
+    // Printable ASCII without quotes or backslashes (ids, names, timestamps: nearly every value)
+    // is written as it is; anything else is escaped by Boost.JSON.
+    const bool plain = std::all_of(v.begin(), v.end(), [](char c) {
+        return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (plain) {
+        out += '"';
+        out += v;
+        out += '"';
+    } else {
+        out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
+    }
+}
+
+void append_json_string_or_null(std::string& out, std::string_view v) {
+    if (v.empty()) {
+        out += "null";
+    } else {
+        append_json_string(out, v);
+    }
+}
+
+}  // namespace
+
 std::string create_batch_body(const batch_entry& e, const input_format& queue_default) {
-    unsigned char scratch[2048];  // built on the stack: one per request
-    boost::json::monotonic_resource mr(scratch, sizeof scratch);
-    boost::json::object o(&mr);
-    o["datasetId"] = e.dataset_id;
+    // Written directly (one per request), in the order Boost.JSON's serializer wrote it.
     const input_format& f = e.format ? *e.format : queue_default;
-    boost::json::object fmt(&mr);
-    fmt["format"] = f.format;
-    if (f.is_multi_line_json) fmt["isMultiLineJson"] = *f.is_multi_line_json;
-    o["inputFormat"] = std::move(fmt);
-    o["externalId"] = e.external_id.value_or("");
-    if (e.tags && !e.tags->empty()) o["tags"] = *e.tags;
-    return boost::json::serialize(o);
+    std::string out;
+    out.reserve(160);
+    out += "{\"datasetId\":";
+    append_json_string(out, e.dataset_id);
+    out += ",\"inputFormat\":{\"format\":";
+    append_json_string(out, f.format);
+    if (f.is_multi_line_json) {
+        out += *f.is_multi_line_json ? ",\"isMultiLineJson\":true" : ",\"isMultiLineJson\":false";
+    }
+    out += "},\"externalId\":";
+    append_json_string(out, e.external_id.value_or(""));
+    if (e.tags && !e.tags->empty()) {
+        out += ",\"tags\":";
+        out += boost::json::serialize(*e.tags);
+    }
+    out += '}';
+    return out;
 }
 
 http::request<http::string_body> create_batch_request(const endpoint& import_ep,
@@ -159,24 +196,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 
 std::string body_excerpt(std::string_view body) { return std::string(body.substr(0, 4096)); }
 
-namespace {
-
-// Appends `v` as a JSON string, escaped by Boost.JSON's serializer (as the JSON log lines are).
-// `v` must be valid UTF-8: everything but the entry's name is (checked configuration, parsed
-// JSON, our own ids), and the name goes through valid_utf8 first.
-void append_json_string(std::string& out, std::string_view v) {
-    out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
-}
-
-void append_json_string_or_null(std::string& out, std::string_view v) {
-    if (v.empty()) {
-        out += "null";
-    } else {
-        append_json_string(out, v);
-    }
-}
-
-}  // namespace
 
 std::string done_record_text(const done_record_fields& f, const create_result& r) {
     std::string out;

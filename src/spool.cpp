@@ -139,9 +139,17 @@ std::string derive_external_id(const file_identity& incoming_dir, const file_ide
         for (int b = 0; b < 8; ++b)
             in[8 + i * 8 + b] = static_cast<unsigned char>(fields[i] >> (8 * b));
     }
+    // The algorithm is fetched once and each thread keeps its context: a one-shot EVP_Digest
+    // looks SHA-256 up in OpenSSL 3's provider tables and builds a context every time, which
+    // cost several times the hashing itself (one per entry taken).
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                             EVP_MD_CTX_free);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    if (EVP_Digest(in, sizeof in, md, &len, EVP_sha256(), nullptr) != 1 || len < 16) {
+    if (!sha256 || !ctx || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), in, sizeof in) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len < 16) {
         throw spool_error("cannot compute SHA-256 for an externalId");
     }
     static const char* hex = "0123456789abcdef";

@@ -1,6 +1,7 @@
 #include "batch_api.hpp"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <gtest/gtest.h>
 
@@ -36,6 +37,34 @@ TEST(CreateBatch, EntryFormatAndTagsWin) {
     EXPECT_EQ(body.at("inputFormat").as_object().at("format"), "JSON");
     EXPECT_EQ(body.at("inputFormat").as_object().at("isMultiLineJson"), true);
     EXPECT_EQ(body.at("tags").as_object().at("t").as_array()[0], "v");
+}
+
+// The body is written by hand for speed: it must be exactly what Boost.JSON would write, escapes
+// included, for any entry the parser accepts.
+TEST(CreateBatch, BodyIsWhatBoostJsonWouldWrite) {
+    const auto reference = [](const batch_entry& e, const input_format& def) {
+        const input_format& f = e.format ? *e.format : def;
+        boost::json::object o;
+        o["datasetId"] = e.dataset_id;
+        boost::json::object fmt;
+        fmt["format"] = f.format;
+        if (f.is_multi_line_json) fmt["isMultiLineJson"] = *f.is_multi_line_json;
+        o["inputFormat"] = std::move(fmt);
+        o["externalId"] = e.external_id.value_or("");
+        if (e.tags && !e.tags->empty()) o["tags"] = *e.tags;
+        return boost::json::serialize(o);
+    };
+    const input_format def{"Parquet", std::nullopt};
+    const std::vector<batch_entry> entries = {
+        {"ds1", std::nullopt, std::nullopt, std::string("aepb-0123456789abcdef0123456789abcdef")},
+        {"ds.2_x-y", input_format{"JSON", false}, std::nullopt, std::string("own/id:1")},
+        {"ds3", input_format{"JSON", true}, boost::json::object{{"t", boost::json::array{"a\"b"}}},
+         std::string("quote\"and\\backslash~")},
+        {"ds4", std::nullopt, boost::json::object{}, std::string("\x7f\x01tab\there")},
+    };
+    for (const auto& e : entries) {
+        EXPECT_EQ(create_batch_body(e, def), reference(e, def));
+    }
 }
 
 TEST(CreateBatch, RequestCarriesExactlyTheSixHeaders) {
