@@ -1450,6 +1450,9 @@ asio::awaitable<void> daemon_impl::process(entry_job& job) {
         // Alone (an idle daemon woken by one new entry): taken right here, a few system calls
         // on a file just written, rather than a trip to the pool and back, which costs two
         // thread wake-ups (most of the pick-up latency tests/bench measures on a small VM).
+        // The loop waits for these calls; with nothing else under way, nothing waits on it
+        // but timers and /metrics (a hung network file system would hold them, as it would
+        // hold every other step of the daemon).
         try {
             taking.before();
         } catch (const std::exception& e) {
