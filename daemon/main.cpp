@@ -10,11 +10,11 @@
 #include "token_provider.hpp"
 
 #include <csignal>
-#include <malloc.h>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <malloc.h>
 #include <optional>
 #include <string>
 #include <vector>

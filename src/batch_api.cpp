@@ -21,9 +21,8 @@ namespace {
 void append_json_string(std::string& out, std::string_view v) {
     // Printable ASCII without quotes or backslashes (ids, names, timestamps: nearly every value)
     // is written as it is; anything else is escaped by Boost.JSON.
-    const bool plain = std::all_of(v.begin(), v.end(), [](char c) {
-        return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-    });
+    const bool plain = std::all_of(
+        v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
     if (plain) {
         out += '"';
         out += v;
@@ -196,7 +195,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 
 std::string body_excerpt(std::string_view body) { return std::string(body.substr(0, 4096)); }
 
-
 std::string done_record_text(const done_record_fields& f, const create_result& r) {
     std::string out;
     out.reserve(256 + r.response.size() + f.entry.size());
@@ -252,7 +250,8 @@ create_result classify_create_response(unsigned status, std::string_view body,
         // A body that parsed is valid JSON and UTF-8: kept as it came unless it spans lines
         // (a record is one line).
         // (Two memchr scans: find_first_of calls memchr once per character of the body.)
-        if (body.find('\n') == std::string_view::npos && body.find('\r') == std::string_view::npos) {
+        if (body.find('\n') == std::string_view::npos &&
+            body.find('\r') == std::string_view::npos) {
             r.response = std::string(body);
         } else {
             r.response = boost::json::serialize(jv);

@@ -55,7 +55,7 @@ class logger {
     // is called when a line is added to an empty buffer, and must arrange a flush() soon (the
     // daemon posts one to its event loop, so each loop turn costs one write(2), not one per
     // created batch). A warning or error flushes at once, with everything before it, so the
-    // order of lines is kept; so does a buffer past 64 KiB. Lines are never split across writes.
+    // order of lines is kept; so does a buffer past 64 KiB. A flush writes whole lines only.
     void defer_writes(std::function<void()> schedule);
     // Writes gathered lines now; from then on, with `stop_deferring`, every line at once.
     void flush(bool stop_deferring = false);

@@ -85,12 +85,14 @@ std::string safe_suffix(const std::string& unique) {
     return out.empty() ? "x" : out;
 }
 
-// The identity of an open file or of dirfd/path; nullopt without a birth time.
+// The identity a statx result gives; nullopt without a birth time.
 std::optional<file_identity> identity_of(const struct statx& sx) {
     if (!(sx.stx_mask & STATX_BTIME)) return std::nullopt;
     return file_identity{sx.stx_ino, static_cast<std::int64_t>(sx.stx_btime.tv_sec) * 1000000000 +
                                          static_cast<std::int64_t>(sx.stx_btime.tv_nsec)};
 }
+
+// The identity of an open file or of dirfd/path; nullopt without a birth time.
 std::optional<file_identity> identity_at(int dirfd, const char* p, int flags) {
     struct statx sx {};
     if (::statx(dirfd, p, flags, STATX_INO | STATX_BTIME, &sx) != 0) return std::nullopt;
@@ -102,6 +104,7 @@ struct fd_status {
     struct stat st {};
     std::optional<file_identity> identity;
 };
+
 bool status_of(int fd, fd_status& out) {
     struct statx sx {};
     if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) return false;
@@ -144,7 +147,7 @@ std::string derive_external_id(const file_identity& incoming_dir, const file_ide
     // cost several times the hashing itself (one per entry taken).
     static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
-                                                                             EVP_MD_CTX_free);
+                                                                              EVP_MD_CTX_free);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (!sha256 || !ctx || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||

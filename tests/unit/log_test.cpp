@@ -8,9 +8,9 @@
 #include <cstdlib>
 #include <ctime>
 #include <fcntl.h>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
-#include <stdexcept>
 
 namespace aep {
 namespace {
@@ -142,8 +142,8 @@ TEST_F(LogTest, UtcTimestampsAreTheCurrentTimeToTheMillisecond) {
         ASSERT_NE(::strptime(ts.c_str(), "%Y-%m-%dT%H:%M:%S", &tm), nullptr) << ts;
         ASSERT_EQ(ts.substr(19, 1), ".");
         ASSERT_EQ(ts.substr(23), "Z");
-        const auto at = system_clock::from_time_t(::timegm(&tm)) +
-                        milliseconds(std::stoi(ts.substr(20, 3)));
+        const auto at =
+            system_clock::from_time_t(::timegm(&tm)) + milliseconds(std::stoi(ts.substr(20, 3)));
         EXPECT_LE(before, at) << ts;
         EXPECT_LE(at, after) << ts;
         crossed = system_clock::to_time_t(after) > first;
