@@ -99,7 +99,8 @@ std::optional<file_identity> identity_at(int dirfd, const char* p, int flags) {
     return identity_of(sx);
 }
 
-// fstat and identity_at(fd) in one system call (both on every entry taken).
+// fstat and identity_at(fd) in one system call (both on every entry taken). Of `st`, only
+// st_mode, st_nlink, st_ino, st_dev and st_size are filled: what take and read_claimed check.
 struct fd_status {
     struct stat st {};
     std::optional<file_identity> identity;
