@@ -192,8 +192,10 @@ validation_result validate(const config& cfg) {
                 r.errors.push_back({p + ".spool", "is used by another queue"});
             }
         }
-        if (q.sandbox.empty() || q.sandbox.size() > 256 ||
-            !std::all_of(q.sandbox.begin(), q.sandbox.end(), is_sandbox_char)) {
+        if (q.sandbox.empty()) {
+            r.errors.push_back({p + ".sandbox", "is required (the x-sandbox-name, e.g. prod)"});
+        } else if (q.sandbox.size() > 256 ||
+                   !std::all_of(q.sandbox.begin(), q.sandbox.end(), is_sandbox_char)) {
             r.errors.push_back(
                 {p + ".sandbox", "must be the all-lowercase sandbox name ([a-z0-9_-], 1-256)"});
         }

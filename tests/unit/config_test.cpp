@@ -164,6 +164,8 @@ TEST(Config, EachRuleHasItsOwnMessage) {
          "queues[0].spool: must be an absolute path"},
         {"sandbox: prod", "sandbox: Prod",
          "queues[0].sandbox: must be the all-lowercase sandbox name ([a-z0-9_-], 1-256)"},
+        {"    sandbox: prod\n", "",
+         "queues[0].sandbox: is required (the x-sandbox-name, e.g. prod)"},
         {"input_format: {format: parquet}", "input_format: {format: xml}",
          "queues[0].input_format.format: must be one of JSON, Parquet, CSV"},
         {"input_format: {format: parquet}", "input_format: {fmt: json}",
