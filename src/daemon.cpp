@@ -118,7 +118,7 @@ struct queue_state {
     bool refilling = false;  // a listing of incoming/ is under way
     bool retired = false;    // removed by a reload; kept while its entries in flight finish
     // Set at start_queue: incoming/'s identity (externalIds derived from it), and this run's
-    // marker and doubt moment (see spool::begin_run).
+    // marker and doubt moment (see spool::inspect_runs and spool::mark_run).
     std::optional<file_identity> incoming_id;
     spool::run_start run;
     // The marker is written while the first entries are taken and connections opened; only a
@@ -190,6 +190,7 @@ class daemon_impl {
     asio::awaitable<bool> apply(checked_config& next);
     asio::awaitable<void> start_queue(queue_state& q);
     asio::awaitable<void> mark_run(queue_state& q);
+    void warn_unmarked(const queue_state& q, const std::string& error);
     std::unique_ptr<metrics_server> open_metrics(const std::string& listen);
     http_answer answer(std::string_view target);
     bool healthy(std::string& why) const;
@@ -430,10 +431,7 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
             {{"queue", q.cfg.name}});
     }
     if (boot.empty()) {
-        log_.warn(
-            "cannot mark this run in the spool; every new externalId is synced before its "
-            "first request (slower)",
-            {{"queue", q.cfg.name}, {"error", "no boot id in /proc"}});
+        warn_unmarked(q, "no boot id in /proc");
     } else {
         q.marking = true;
         asio::co_spawn(ioc_, mark_run(q), asio::detached);
@@ -472,12 +470,14 @@ asio::awaitable<void> daemon_impl::mark_run(queue_state& q) {
     q.run.lock = std::move(marked.lock);
     q.marking = false;
     q.marking_done->cancel();
-    if (!q.run.marked) {
-        log_.warn(
-            "cannot mark this run in the spool; every new externalId is synced before its "
-            "first request (slower)",
-            {{"queue", q.cfg.name}, {"error", q.run.problem}});
-    }
+    if (!q.run.marked) warn_unmarked(q, q.run.problem);
+}
+
+void daemon_impl::warn_unmarked(const queue_state& q, const std::string& error) {
+    log_.warn(
+        "cannot mark this run in the spool; every new externalId is synced before its first "
+        "request (slower)",
+        {{"queue", q.cfg.name}, {"error", error}});
 }
 
 asio::awaitable<void> daemon_impl::start() {
