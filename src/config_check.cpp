@@ -2,6 +2,7 @@
 
 #include "https_client.hpp"
 #include "ims.hpp"
+#include "spool_access.hpp"
 
 namespace aep {
 
@@ -24,6 +25,12 @@ checked_config load_checked_config(const std::string& path) {
         out.tls = std::make_shared<boost::asio::ssl::context>(make_client_tls_context(out.cfg.tls));
     } catch (const std::exception& e) {
         out.errors.push_back(e.what());
+    }
+    // An existing spool whose modes keep producers out, or let them read what they should not
+    // (a spool not made yet is made right at start).
+    for (std::size_t i = 0; i < out.cfg.queues.size(); ++i) {
+        for (const auto& w : audit_spool_layout(out.cfg.queues[i].spool))
+            out.warnings.push_back("queues[" + std::to_string(i) + "].spool: " + w);
     }
     auto proxy = load_proxy_settings(out.cfg.http);
     if (!proxy.error.empty()) out.errors.push_back(proxy.error);

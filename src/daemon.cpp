@@ -25,6 +25,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -77,13 +78,21 @@ std::int64_t unix_now_ns() {
 }
 
 // This boot's id: a run marker from another boot belongs to a run that ended with its machine.
+// The kernel's, or, where the unit hides /proc/sys (ProcSubset=pid), the copy systemd read for
+// it at start (LoadCredential=boot_id:/proc/sys/kernel/random/boot_id): a boot id does not
+// change while a service runs.
 std::string read_boot_id() {
-    std::ifstream f("/proc/sys/kernel/random/boot_id");
-    std::string id;
-    std::getline(f, id);
-    const bool ok =
-        id.size() >= 32 && id.find_first_not_of("0123456789abcdef-") == std::string::npos;
-    return ok ? id : std::string();
+    std::vector<std::string> sources = {"/proc/sys/kernel/random/boot_id"};
+    if (const char* creds = std::getenv("CREDENTIALS_DIRECTORY"); creds && *creds)
+        sources.push_back(std::string(creds) + "/boot_id");
+    for (const auto& source : sources) {
+        std::ifstream f(source);
+        std::string id;
+        std::getline(f, id);
+        if (id.size() >= 32 && id.find_first_not_of("0123456789abcdef-") == std::string::npos)
+            return id;
+    }
+    return {};
 }
 
 std::uint64_t resident_bytes() {
@@ -407,8 +416,9 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
     const std::string boot = boot_id_;
     spool::run_start run;
     std::optional<file_identity> incoming_id;
-    const auto op = [sp, &boot, &run, &incoming_id] {
-        sp->ensure_layout();
+    std::vector<std::string> layout_warnings;
+    const auto op = [sp, &boot, &run, &incoming_id, &layout_warnings] {
+        layout_warnings = sp->ensure_layout(daemon_spool_owner());
         incoming_id = sp->incoming_identity();
         if (boot.empty()) {
             run.doubt_before_ns = unix_now_ns();  // cannot tell boots apart: the safe side
@@ -418,6 +428,7 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
         return sp->remove_stale_temps();
     };
     co_await blocking(op);
+    for (const auto& w : layout_warnings) log_.warn(w, {{"queue", q.cfg.name}});
     q.run = std::move(run);
     q.incoming_id = incoming_id;
     if (!q.marking_done) {
@@ -431,7 +442,9 @@ asio::awaitable<void> daemon_impl::start_queue(queue_state& q) {
             {{"queue", q.cfg.name}});
     }
     if (boot.empty()) {
-        warn_unmarked(q, "no boot id in /proc");
+        warn_unmarked(q,
+                      "no boot id in /proc/sys/kernel/random/boot_id nor in the credential "
+                      "boot_id (the shipped unit loads it: LoadCredential=boot_id:...)");
     } else {
         q.marking = true;
         asio::co_spawn(ioc_, mark_run(q), asio::detached);
@@ -597,12 +610,14 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
         const auto it = by_spool.find(spool_identity(qc.spool));
         if (it != by_spool.end() && !it->second->retired) continue;
         const std::string dir = qc.spool;
-        const auto prepare = [dir] {
-            spool(dir).ensure_layout();
+        std::vector<std::string> layout_warnings;
+        const auto prepare = [dir, &layout_warnings] {
+            layout_warnings = spool(dir).ensure_layout(daemon_spool_owner());
             return true;
         };
         try {
             co_await blocking(prepare);
+            for (const auto& w : layout_warnings) log_.warn(w, {{"queue", qc.name}});
         } catch (const std::exception& e) {
             next.errors.push_back(std::string("queue '") + qc.name + "': " + e.what());
         }

@@ -9,6 +9,7 @@
 
 #include "config.hpp"
 #include "config_check.hpp"
+#include "exit_codes.hpp"
 #include "log.hpp"
 
 #include <memory>
@@ -20,13 +21,6 @@ struct run_options {
     bool once = false;        // process what is in the spools now, then exit
     std::string config_path;  // read again on SIGHUP
 };
-
-// Exit codes (sysexits.h where one fits).
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;
-inline constexpr int exit_usage = 64;
-inline constexpr int exit_cantcreat = 73;
-inline constexpr int exit_config = 78;
 
 class daemon_impl;
 

@@ -1,10 +1,14 @@
 #include "enqueue.hpp"
 
+#include "exit_codes.hpp"
 #include "spool.hpp"
+#include "spool_access.hpp"
 
+#include <cerrno>
 #include <ctime>
 #include <ostream>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace aep {
@@ -33,17 +37,17 @@ int run_enqueue(const config& cfg, const std::optional<std::string>& queue,
         }
         if (!target) {
             err << "aep-batchd enqueue: no queue named '" << *queue << "' in the configuration\n";
-            return 64;
+            return exit_usage;
         }
     } else if (cfg.queues.size() == 1) {
         target = &cfg.queues.front();
     } else {
         err << "aep-batchd enqueue: the configuration has several queues; name one with --queue\n";
-        return 64;
+        return exit_usage;
     }
     if (ids.empty()) {
         err << "aep-batchd enqueue: no dataset ids given\n";
-        return 64;
+        return exit_usage;
     }
     bool valid = true;
     for (const auto& id : ids) {
@@ -57,22 +61,44 @@ int run_enqueue(const config& cfg, const std::optional<std::string>& queue,
     }
     if (!valid) {
         err << "aep-batchd enqueue: nothing was enqueued\n";
-        return 65;
+        return exit_dataerr;
     }
     const spool sp(target->spool);
-    try {
-        sp.ensure_layout();
-        for (const auto& id : ids) {
-            const auto name = new_entry_name();
-            sp.enqueue(name, id + "\n");
-            out << name << "\n";
+    // The daemon makes its spools at start; before its first start, the spool is made here for
+    // the daemon's user (never for whoever runs this), or not at all.
+    struct stat st {};
+    if (::stat(sp.path("incoming", "").c_str(), &st) != 0 && errno == ENOENT) {
+        try {
+            for (const auto& w : sp.ensure_layout(spool_owner_for(sp.root())))
+                err << "aep-batchd enqueue: warning: " << w << "\n";
+        } catch (const spool_error& e) {
+            err << "aep-batchd enqueue: " << e.what() << "\n";
+            if (e.error_number() == EACCES || e.error_number() == EPERM) {
+                err << "aep-batchd enqueue: the spool does not exist yet, and only root or the "
+                       "daemon may create it: start or reload aep-batchd (it creates its spools)\n";
+                return exit_noperm;
+            }
+            return exit_cantcreat;
         }
+    }
+    // Refused before anything is written: nothing is left behind.
+    if (auto why = drop_permission_problem(sp.root()); !why.empty()) {
+        err << "aep-batchd enqueue: " << why << "\n";
+        return exit_noperm;
+    }
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (const auto& id : ids) entries.emplace_back(new_entry_name(), id + "\n");
+    std::vector<std::string> enqueued;
+    int rc = 0;
+    try {
+        sp.enqueue(entries, enqueued);
     } catch (const spool_error& e) {
         err << "aep-batchd enqueue: " << e.what() << "\n";
-        return 73;
+        rc = exit_cantcreat;
     }
+    for (const auto& name : enqueued) out << name << "\n";
     out.flush();
-    return 0;
+    return rc;
 }
 
 }  // namespace aep

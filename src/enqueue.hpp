@@ -13,8 +13,9 @@
 namespace aep {
 
 // Returns the process exit code: 0 all enqueued (one entry name per line on `out`), 64 bad
-// usage (unknown or ambiguous queue), 65 an invalid id (nothing enqueued), 73 a spool write
-// failed (the entries already written are listed on `out`).
+// usage (unknown or ambiguous queue), 65 an invalid id (nothing enqueued), 77 this user may not
+// drop entries into the spool (nothing enqueued; the message names the producer group), 73 a
+// spool write failed (the entries already written are listed on `out`).
 int run_enqueue(const config& cfg, const std::optional<std::string>& queue,
                 const std::vector<std::string>& ids, std::ostream& out, std::ostream& err);
 

@@ -1,5 +1,7 @@
 #include "spool.hpp"
 
+#include "spool_access.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <openssl/evp.h>
@@ -27,7 +29,7 @@ namespace {
 constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
 
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
-    throw spool_error(what + " " + path + ": " + std::strerror(err));
+    throw spool_error(what + " " + path + ": " + std::strerror(err), err);
 }
 
 struct fd_guard {
@@ -173,27 +175,18 @@ std::string spool::path(const char* sub, const std::string& name) const {
     return root_ + "/" + sub + (name.empty() ? "" : "/" + name);
 }
 
-void spool::ensure_layout() const {
-    // Like mkdir -p for the spool root itself: each missing parent is created.
-    for (std::size_t pos = 1; pos <= root_.size(); ++pos) {
-        if (pos != root_.size() && root_[pos] != '/') continue;
-        const auto p = root_.substr(0, pos);
-        if (::mkdir(p.c_str(), 0750) != 0 && errno != EEXIST) {
-            throw_errno("cannot create spool directory", p, errno);
-        }
-    }
+std::vector<std::string> spool::ensure_layout(const spool_owner& owner) const {
+    auto warnings = make_spool_layout(root_, owner);
     for (const char* sub : {"tmp", "incoming", "processing", "done", "failed"}) {
         const auto p = path(sub, "");
-        if (::mkdir(p.c_str(), 0750) != 0 && errno != EEXIST) {
-            throw_errno("cannot create spool directory", p, errno);
-        }
         struct stat st {};
         if (::lstat(p.c_str(), &st) != 0) throw_errno("cannot inspect", p, errno);
         if (!S_ISDIR(st.st_mode)) throw spool_error(p + " exists but is not a directory");
-        if (::access(p.c_str(), R_OK | W_OK | X_OK) != 0) {
+        if (owner.uid == ::geteuid() && ::access(p.c_str(), R_OK | W_OK | X_OK) != 0) {
             throw_errno("no read/write access to", p, errno);
         }
     }
+    return warnings;
 }
 
 std::optional<file_identity> spool::incoming_identity() const {
@@ -405,6 +398,12 @@ spool::read_result spool::read_claimed(const std::string& name, std::size_t max_
             r.reason = "entry is a symbolic link; only regular files are read";
             return r;
         }
+        // A producer's file the daemon may not read (its mode defeated the spool's ACL) is
+        // never left to fail at every look: it goes to failed/ with what to change.
+        if (errno == EACCES || errno == EPERM) {
+            r.reason = unreadable_entry_reason(before, errno);
+            return r;
+        }
         throw_errno("cannot open", p, errno);
     }
     fd_status fs;
@@ -433,7 +432,10 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
         f.fd = ::open(in.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (f.fd < 0) {
             if (errno == ENOENT) return t;
-            if (errno != ELOOP) throw_errno("cannot open", in, errno);
+            // A link, or a file the daemon may not read: claimed unopened, and read_claimed
+            // says why it cannot be an entry.
+            if (errno != ELOOP && errno != EACCES && errno != EPERM)
+                throw_errno("cannot open", in, errno);
         } else {
             if (!status_of(f.fd, fs)) throw_errno("cannot inspect", in, errno);
             if (st.st_ino != before.st_ino || st.st_dev != before.st_dev) {
@@ -641,15 +643,45 @@ std::string spool::fail(const std::string& name, const std::string& unique,
     return written;
 }
 
-void spool::enqueue(const std::string& name, const std::string& content) const {
-    const auto tmp = path("tmp", name);
-    write_synced(tmp, content);
-    const int err = rename_noreplace(tmp, path("incoming", name));
-    if (err != 0) {
-        ::unlink(tmp.c_str());
-        throw_errno("cannot move into incoming/", path("incoming", name), err);
+void spool::enqueue(const std::vector<std::pair<std::string, std::string>>& entries,
+                    std::vector<std::string>& enqueued) const {
+    // The last file written stays open: a producer may not open incoming/ to sync it (the
+    // directory is not readable to the group), and syncfs(2) on that file makes the renames
+    // durable instead.
+    fd_guard last{-1};
+    const auto sync_renames = [&] {
+        if (enqueued.empty()) return;
+        const auto dir = path("incoming", "");
+        fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+        if (d.fd >= 0 ? ::fsync(d.fd) != 0 : (errno != EACCES || ::syncfs(last.fd) != 0))
+            throw_errno("cannot sync", dir, errno);
+    };
+    try {
+        for (const auto& [name, content] : entries) {
+            const auto tmp = path("tmp", name);
+            fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                              0660)};
+            if (f.fd < 0) throw_errno("cannot create", tmp, errno);
+            try {
+                // 0660 whatever the umask: with the spool's default ACL that is the daemon's
+                // read and write access (its stamp, its record in place) and nobody else's.
+                if (::fchmod(f.fd, 0660) != 0) throw_errno("cannot set the mode of", tmp, errno);
+                write_all(f.fd, content, tmp);
+                if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
+                const int err = rename_noreplace(tmp, path("incoming", name));
+                if (err != 0) throw_errno("cannot move into incoming/", path("incoming", name), err);
+            } catch (...) {
+                ::unlink(tmp.c_str());
+                throw;
+            }
+            std::swap(last.fd, f.fd);
+            enqueued.push_back(name);
+        }
+    } catch (...) {
+        sync_renames();
+        throw;
     }
-    fsync_directory(path("incoming", ""));
+    sync_renames();
 }
 
 std::size_t spool::remove_stale_temps() const {

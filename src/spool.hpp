@@ -5,11 +5,14 @@
 // object is immutable after construction, so calls from several threads are safe.
 #pragma once
 
+#include "spool_access.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aep {
@@ -17,7 +20,12 @@ namespace aep {
 // An I/O failure with the path it concerns; what() is fit for a log line.
 class spool_error : public std::runtime_error {
   public:
-    using std::runtime_error::runtime_error;
+    explicit spool_error(const std::string& what, int err = 0)
+        : std::runtime_error(what), err_(err) {}
+    int error_number() const { return err_; }  // the errno value, 0 when none applies
+
+  private:
+    int err_;
 };
 
 // A file's identity for as long as it exists: its inode number and birth time (statx). A
@@ -41,8 +49,10 @@ class spool {
     const std::string& root() const { return root_; }
     std::string path(const char* sub, const std::string& name) const;
 
-    // Creates tmp/ incoming/ processing/ done/ failed/ where missing. Throws spool_error.
-    void ensure_layout() const;
+    // Creates the spool and its tmp/ incoming/ processing/ done/ failed/ where missing, made for
+    // `owner` (spool_access.hpp: the producer model), and checks that they are directories this
+    // process may use when it is the owner. Returns warnings. Throws spool_error.
+    std::vector<std::string> ensure_layout(const spool_owner& owner) const;
 
     // incoming/'s own identity (nullopt when the file system records no birth times).
     std::optional<file_identity> incoming_identity() const;
@@ -171,9 +181,13 @@ class spool {
     static bool is_record_of(const std::string& text, const std::string& external_id);
     void remove_claimed(const std::string& name) const;
 
-    // What a polite writer does: writes tmp/<name>, fsyncs it, renames it into incoming/ (never
-    // replacing an entry) and syncs incoming/. Throws spool_error.
-    void enqueue(const std::string& name, const std::string& content) const;
+    // What a polite writer does, for each (name, content): writes tmp/<name> with mode 0660
+    // whatever the umask (with the spool's default ACL: the daemon's to read and write, nobody
+    // else's), fsyncs it and renames it into incoming/ (never replacing an entry); then makes
+    // the renames durable with one sync. `enqueued` gets each name once renamed. Throws
+    // spool_error, after syncing what was enqueued before the failure.
+    void enqueue(const std::vector<std::pair<std::string, std::string>>& entries,
+                 std::vector<std::string>& enqueued) const;
 
     // Removes temporary files that a killed process left in processing/, done/ and failed/.
     // Returns how many.

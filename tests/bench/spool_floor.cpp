@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     }
     try {
         const aep::spool sp(argv[1]);
-        sp.ensure_layout();
+        sp.ensure_layout(aep::daemon_spool_owner());
         const auto dir_id = sp.incoming_identity();
         const auto names = sp.list("incoming");
         // A record of the size the daemon writes for the benchmark's 201 (about 750 bytes).

@@ -25,7 +25,7 @@ class SpoolTest : public ::testing::Test {
                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::remove_all(root_);
         sp_ = std::make_unique<spool>(root_.string());
-        sp_->ensure_layout();
+        sp_->ensure_layout(daemon_spool_owner());
     }
     void TearDown() override { fs::remove_all(root_); }
 
@@ -45,7 +45,7 @@ TEST_F(SpoolTest, LayoutIsCreated) {
     for (const char* sub : {"tmp", "incoming", "processing", "done", "failed"}) {
         EXPECT_TRUE(fs::is_directory(root_ / sub)) << sub;
     }
-    sp_->ensure_layout();  // idempotent
+    sp_->ensure_layout(daemon_spool_owner());  // idempotent
 }
 
 TEST_F(SpoolTest, ListSkipsHiddenNames) {
@@ -372,7 +372,7 @@ TEST_F(SpoolTest, UnwritableDoneIsAnErrorNotALoss) {
 TEST(SpoolLayout, ErrorNamesThePath) {
     spool sp("/proc/aep-cannot-exist");
     try {
-        sp.ensure_layout();
+        sp.ensure_layout(daemon_spool_owner());
         FAIL() << "expected an error";
     } catch (const spool_error& e) {
         EXPECT_NE(std::string(e.what()).find("/proc/aep-cannot-exist"), std::string::npos)
