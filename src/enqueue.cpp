@@ -4,6 +4,7 @@
 #include "spool.hpp"
 #include "spool_access.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <ostream>
@@ -20,8 +21,9 @@ std::string new_entry_name() {
     gmtime_r(&t, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    // Without random bits (getrandom refused) the time, pid and counter still keep names apart.
     unsigned char rnd[4] = {};
-    (void)::getrandom(rnd, sizeof rnd, 0);
+    if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd)) std::fill_n(rnd, 4, 0);
     char buf[96];
     std::snprintf(buf, sizeof buf, "%s-%d-%u-%02x%02x%02x%02x", stamp, static_cast<int>(::getpid()),
                   counter++, rnd[0], rnd[1], rnd[2], rnd[3]);

@@ -152,8 +152,9 @@ TEST(SpoolAccess, AuditNamesWhatDefeatsTheModelAndTheFix) {
     const gid_t producers = ::getegid() + 54321;
     // An old layout: everything 0750 in the daemon's own group, owned by the daemon (nobody).
     make_spool_layout(root.string(), spool_owner{::geteuid(), ::getegid(), std::nullopt});
-    for (const auto& p : fs::recursive_directory_iterator(root)) ::chown(p.path().c_str(), nobody, -1);
-    ::chown(root.c_str(), nobody, -1);
+    for (const auto& p : fs::recursive_directory_iterator(root))
+        ASSERT_EQ(::chown(p.path().c_str(), nobody, -1), 0);
+    ASSERT_EQ(::chown(root.c_str(), nobody, -1), 0);
     const auto lines = audit_spool_layout(root.string(), producers);
     const std::string g = std::to_string(producers);
     EXPECT_TRUE(contains(lines, root.string() + ": producers (group " + g + ") cannot reach"));
@@ -193,7 +194,7 @@ TEST(SpoolAccess, AnEntryTheDaemonMayNotReadIsClaimedWithAReason) {
     const spool sp(root.string());
     sp.ensure_layout(spool_owner{::geteuid(), ::getegid(), std::nullopt});
     for (const char* sub : {"", "/tmp", "/incoming", "/processing", "/done", "/failed"})
-        ::chown((root.string() + sub).c_str(), nobody, nobody);
+        ASSERT_EQ(::chown((root.string() + sub).c_str(), nobody, nobody), 0);
     {
         std::ofstream(root / "incoming" / "secret") << "ds1\n";
         std::ofstream(root / "incoming" / "later") << "ds2\n";
