@@ -55,45 +55,57 @@ std::string octal(mode_t m) {
     throw spool_error(what + " " + path + ": " + std::strerror(err), err);
 }
 
-// Gives the directory just created its owner, group, mode and (drop directories) ACL. Only
-// the group and the ACL can be refused without the whole layout being wrong: those are
-// warnings.
+// Gives the directory just created its owner, group and mode, and (drop directories) the
+// default ACL. Under the shipped unit the daemon may neither change a file's group (chown is in
+// @privileged) nor set a setgid bit (RestrictSUIDSGID=): a directory gets the producer group by
+// inheriting it from a setgid parent (tmpfiles makes /var/spool/aep-batchd so), which `keep_setgid`
+// passes on. Only the group and the ACL can be refused without the layout being unusable: those
+// are warnings.
 void finish_directory(const std::string& p, const spool_owner& o, gid_t group, mode_t mode,
-                      bool drop, std::vector<std::string>& warnings) {
+                      bool keep_setgid, bool drop, std::vector<std::string>& warnings) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) fail("cannot open the new spool directory", p, errno);
     struct closer {
         int fd;
         ~closer() { ::close(fd); }
     } c{fd};
-    if (::fchown(fd, o.uid == ::geteuid() ? static_cast<uid_t>(-1) : o.uid, group) != 0) {
-        if (errno != EPERM) fail("cannot set the owner of", p, errno);
-        warnings.push_back(p + ": cannot give the directory to group " + group_name(group) +
-                           " (the daemon's user is not a member; the unit's "
-                           "SupplementaryGroups= makes it one)");
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) fail("cannot inspect", p, errno);
+    if (st.st_uid != o.uid || st.st_gid != group) {
+        if (::fchown(fd, st.st_uid == o.uid ? static_cast<uid_t>(-1) : o.uid, group) != 0) {
+            if (errno != EPERM) fail("cannot set the owner of", p, errno);
+            warnings.push_back(p + ": cannot give the directory to group " + group_name(group) +
+                               "; make its parent setgid in that group, e.g. install -d -m 2710 -o " +
+                               user_name(o.uid) + " -g " + group_name(group) + " PARENT, and let "
+                               "the daemon create the spool again");
+        }
     }
-    // An explicit mode: mkdir's is cut by the umask, and the model needs group bits.
-    if (::fchmod(fd, mode) != 0) fail("cannot set the mode of", p, errno);
+    if (keep_setgid) mode |= st.st_mode & S_ISGID;
+    if ((st.st_mode & 07777) != mode && ::fchmod(fd, mode) != 0)
+        fail("cannot set the mode of", p, errno);
     if (drop && o.uid != 0) {
         const auto acl = default_acl_for(o.uid);
         if (::fsetxattr(fd, acl_default_xattr, acl.data(), acl.size(), 0) != 0) {
             if (errno != ENOTSUP && errno != EOPNOTSUPP) fail("cannot set the ACL of", p, errno);
             warnings.push_back(p +
-                               ": the file system takes no ACLs; producers must make their "
-                               "entries group-readable (umask 027, or chmod g+rw before the "
-                               "rename) for the daemon to read them");
+                               ": the file system takes no ACLs; producers must give their "
+                               "entries to group " + group_name(group) + " and make them "
+                               "group-readable and -writable (chgrp, chmod g+rw) before the "
+                               "rename for the daemon to read them");
         }
     }
 }
 
-// mkdir, then the model's attributes when this call created it. Returns whether it did.
-bool make_directory(const std::string& p, const spool_owner& o, gid_t group, mode_t mode, bool drop,
-                    std::vector<std::string>& warnings) {
-    if (::mkdir(p.c_str(), 0700) != 0) {
+// mkdir, then the model's attributes when this call created it. The mode is asked of mkdir
+// already (cut by the umask; 0027 under the unit), so that a directory that inherited a setgid
+// bit rarely needs a chmod. Returns whether it created the directory.
+bool make_directory(const std::string& p, const spool_owner& o, gid_t group, mode_t mode,
+                    bool keep_setgid, bool drop, std::vector<std::string>& warnings) {
+    if (::mkdir(p.c_str(), mode & 0777) != 0) {
         if (errno == EEXIST) return false;
         fail("cannot create spool directory", p, errno);
     }
-    finish_directory(p, o, group, mode, drop, warnings);
+    finish_directory(p, o, group, mode, keep_setgid, drop, warnings);
     return true;
 }
 
@@ -161,18 +173,23 @@ spool_owner spool_owner_for(const std::string& root) {
 std::vector<std::string> make_spool_layout(const std::string& root, const spool_owner& o) {
     std::vector<std::string> warnings;
     const bool shared = o.producers.has_value();
-    // Like mkdir -p for the spool root itself: each missing parent is created, passable.
+    // Like mkdir -p for the spool root itself: each missing parent is created, passable by the
+    // group like the spool root.
+    const gid_t pass_group = shared ? *o.producers : o.gid;
+    const mode_t pass_mode = shared ? spool_pass_mode : 0750;
     for (std::size_t pos = 1; pos < root.size(); ++pos) {
-        if (root[pos] != '/') continue;
-        make_directory(root.substr(0, pos), o, o.gid, shared ? spool_parent_mode : 0750, false,
-                       warnings);
+        if (root[pos] == '/') make_directory(root.substr(0, pos), o, pass_group, pass_mode, true,
+                                             false, warnings);
     }
-    make_directory(root, o, shared ? *o.producers : o.gid, shared ? spool_root_mode : 0750, false,
-                   warnings);
+    make_directory(root, o, pass_group, pass_mode, true, false, warnings);
     for (const char* sub : spool_subdirs) {
         const bool drop = shared && is_drop_dir(sub);
-        make_directory(root + "/" + sub, o, drop ? *o.producers : o.gid,
-                       drop ? spool_drop_mode : (shared ? spool_private_mode : 0750), drop,
+        // processing/ done/ failed/ keep the group they inherit (chown is not the daemon's to
+        // call) and give it nothing.
+        struct stat parent {};
+        const gid_t private_group = ::stat(root.c_str(), &parent) == 0 ? parent.st_gid : o.gid;
+        make_directory(root + "/" + sub, o, drop ? *o.producers : (shared ? private_group : o.gid),
+                       drop ? spool_drop_mode : (shared ? spool_private_mode : 0750), false, drop,
                        warnings);
     }
     return warnings;
@@ -199,7 +216,7 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
     if (!has_group(rs) || (rs.st_mode & S_IXGRP) == 0) {
         out.push_back(root + ": producers (group " + group +
                       ") cannot reach tmp/ and incoming/; fix: chgrp " + group + " " + root +
-                      " && chmod " + octal(spool_root_mode) + " " + root);
+                      " && chmod " + octal(spool_pass_mode | S_ISGID) + " " + root);
     }
     for (const char* sub : spool_subdirs) {
         const std::string p = root + "/" + sub;
@@ -232,8 +249,7 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
         } else if ((st.st_mode & S_IROTH) != 0 ||
                    (has_group(st) && (st.st_mode & S_IRGRP) != 0)) {
             out.push_back(p + ": mode " + octal(st.st_mode) +
-                          " lets producers or other users read entries and records; fix: chgrp " +
-                          group_name(rs.st_gid) + " " + p + " && chmod " +
+                          " lets producers or other users read entries and records; fix: chmod " +
                           octal(spool_private_mode) + " " + p);
         }
     }

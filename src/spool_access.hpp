@@ -35,17 +35,19 @@ spool_owner daemon_spool_owner();
 // the daemon's user below /var/spool/aep-batchd. Anyone but root gets its own ids.
 spool_owner spool_owner_for(const std::string& root);
 
-// The modes of the model (the sticky bit: a producer cannot remove another's file; setgid: a
-// file made in tmp/ belongs to the producer group, where no ACL can be set).
-inline constexpr mode_t spool_root_mode = 0710;    // group: pass through only
-inline constexpr mode_t spool_drop_mode = 03730;   // tmp/ incoming/: group may add, not list
-inline constexpr mode_t spool_private_mode = 0750; // processing/ done/ failed/: the daemon's group
-inline constexpr mode_t spool_parent_mode = 0711;  // a missing parent created on the way
+// The modes of the model, with the producer group as the directories' group. The spool root
+// (and a parent made on the way) also keeps the setgid bit it inherits from a setgid parent,
+// such as /var/spool/aep-batchd: that is how its subdirectories get the group. The sticky bit:
+// a producer cannot remove or replace another's file.
+inline constexpr mode_t spool_pass_mode = 0710;     // the spool root: the group passes through
+inline constexpr mode_t spool_drop_mode = 01730;    // tmp/ incoming/: the group adds, cannot list
+inline constexpr mode_t spool_private_mode = 0700;  // processing/ done/ failed/: the daemon's
 
 // Creates whichever of root, tmp/, incoming/, processing/, done/ and failed/ is missing, with
 // the model's owner, group, mode and default ACL (without a producer group: 0750, owner only, no
 // ACL). An existing directory is never changed. Returns warnings (no ACL support, no right to
-// give a directory to the producer group). Throws spool_error.
+// give a directory to the producer group: it was not inherited, and this process may not chown
+// to it). Throws spool_error.
 std::vector<std::string> make_spool_layout(const std::string& root, const spool_owner& owner);
 
 // What defeats the model in an existing spool, one line per problem naming the directory and

@@ -22,7 +22,7 @@ from pathlib import Path
 BATCHD = os.environ.get("AEP_BATCHD", "")
 EMULATOR = os.environ.get("AEP_EMULATOR", "")
 SOURCE_DIR = Path(os.environ.get("AEP_SOURCE_DIR", Path(__file__).resolve().parents[2]))
-SHARED_DIR = Path(os.environ.get("AEP_SHARED_DIR", SOURCE_DIR.parent / "shared"))
+OPENAPI_DIR = Path(os.environ.get("AEP_OPENAPI_DIR", SOURCE_DIR / "tests" / "openapi"))
 
 CLIENT_ID = "aep-batchd-test"
 ORG_ID = "TESTORG@AdobeOrg"

@@ -9,7 +9,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import SHARED_DIR, World, wait_for
+from harness import OPENAPI_DIR, World, wait_for
 
 PRISM = os.environ.get("AEP_PRISM", "")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -21,7 +21,7 @@ class Prism:
             raise AssertionError("Prism is not installed: run tests/run, which installs "
                                  "@stoplight/prism-cli@5 and passes AEP_PRISM to ctest")
         if not spec.exists():
-            raise AssertionError(f"the official spec {spec} is missing (set AEP_SHARED_DIR)")
+            raise AssertionError(f"the official spec {spec} is missing (set -DAEP_OPENAPI_DIR)")
         self.lines = []
         self.log_path = log_path
         self.proc = subprocess.Popen([PRISM, "mock", "-h", "127.0.0.1", "-p", "0", str(spec)],
@@ -58,9 +58,9 @@ class Contract(unittest.TestCase):
     def setUp(self):
         self.world = World()
         self.addCleanup(self.world.close)
-        self.ingest = Prism(SHARED_DIR / "openapi" / "batch-ingestion.yaml", self.world.dir / "prism-ingest.log")
+        self.ingest = Prism(OPENAPI_DIR / "batch-ingestion.yaml", self.world.dir / "prism-ingest.log")
         self.addCleanup(self.ingest.stop)
-        self.catalog = Prism(SHARED_DIR / "openapi" / "catalog.yaml", self.world.dir / "prism-catalog.log")
+        self.catalog = Prism(OPENAPI_DIR / "catalog.yaml", self.world.dir / "prism-catalog.log")
         self.addCleanup(self.catalog.stop)
 
     def test_requests_validate_against_the_official_specs(self):

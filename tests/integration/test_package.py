@@ -4,7 +4,9 @@ scratch root (dpkg's DPKG_ROOT), creating the service user and the spool root an
 unit. systemctl and deb-systemd-* are stand-ins that record their calls: this machine runs no
 systemd, and the host must not be changed by a test."""
 
+import gzip
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -22,6 +24,9 @@ EXPECTED_FILES = {
     "./usr/sbin/aep-batchd",
     "./usr/share/doc/aep-batchd/README.md",
     "./usr/share/doc/aep-batchd/SECURITY.md",
+    "./usr/share/doc/aep-batchd/changelog.gz",
+    "./usr/share/doc/aep-batchd/copyright",
+    "./usr/share/man/man8/aep-batchd.8.gz",
 }
 
 
@@ -72,8 +77,35 @@ class Package(unittest.TestCase):
         depends = next(l for l in info.splitlines() if l.strip().startswith("Depends:"))
         for lib in ("libboost-json1.81.0", "libyaml-cpp0.7", "libssl3", "libsystemd0", "systemd"):
             self.assertIn(lib, depends)
-        for script in ("postinst", "prerm", "postrm"):
+        for script in ("postinst", "prerm", "postrm", "conffiles"):
             self.assertRegex(info, rf"\s{script}\s")
+        self.assertNotRegex(info, r"Maintainer: .*@localhost", "lintian: bogus-mail-host")
+
+    def test_binary_is_stripped_with_symbols_apart_and_hardened(self):
+        self.assertEqual(len(list(self.deb.parent.glob("aep-batchd-dbgsym_*.ddeb"))), 1,
+                         "no -dbgsym package beside the .deb")
+        root = self.world.dir / "strip-check"
+        subprocess.run(["dpkg-deb", "-x", str(self.deb), str(root)], check=True, timeout=120)
+        binary = root / "usr/sbin/aep-batchd"
+        sections = subprocess.run(["readelf", "-S", "-W", str(binary)], capture_output=True,
+                                  text=True, check=True).stdout
+        self.assertNotIn(".debug_info", sections, "the packaged binary is not stripped")
+        dynamic = subprocess.run(["readelf", "-d", "-W", str(binary)], capture_output=True,
+                                 text=True, check=True).stdout
+        self.assertRegex(dynamic, r"BIND_NOW|FLAGS.*\bNOW\b", "linked without -z now")
+        symbols = subprocess.run(["readelf", "--dyn-syms", "-W", str(binary)], capture_output=True,
+                                 text=True, check=True).stdout
+        self.assertIn("__stack_chk_fail", symbols, "built without the stack protector")
+        self.assertRegex(symbols, r"__\w+_chk\b(?<!__stack_chk)", "built without _FORTIFY_SOURCE")
+
+    def test_changelog_names_the_package_version(self):
+        version = re.search(r"Version: (\S+)", self.dpkg_deb("-I")).group(1)
+        root = self.world.dir / "changelog-check"
+        subprocess.run(["dpkg-deb", "-x", str(self.deb), str(root)], check=True, timeout=120)
+        with gzip.open(root / "usr/share/doc/aep-batchd/changelog.gz", "rt") as f:
+            first = f.readline()
+        self.assertTrue(first.startswith(f"aep-batchd ({version}) "),
+                        f"systemd/deb/changelog's first entry is not the package's version: {first}")
 
     def test_installs_cleanly_into_a_scratch_root(self):
         w = self.world
@@ -100,11 +132,18 @@ class Package(unittest.TestCase):
         stubs = w.dir / "stubs"
         stubs.mkdir(exist_ok=True)
         calls = w.dir / "calls.log"
-        for tool in ("systemctl", "deb-systemd-helper", "deb-systemd-invoke"):
+        # deb-systemd-helper's was-enabled answers as its state file would: yes for a unit never
+        # seen (a new install), no once the administrator disabled it (the file `disabled`);
+        # deb-systemd-invoke fails while the file `broken` exists (a start that fails).
+        disabled, broken = w.dir / "disabled", w.dir / "broken"
+        scripts = {
+            "systemctl": "",
+            "deb-systemd-helper": f'[ "$1 $2" = "--quiet was-enabled" ] && [ -e "{disabled}" ] && exit 1\n',
+            "deb-systemd-invoke": f'[ -e "{broken}" ] && exit 1\n',
+        }
+        for tool, body in scripts.items():
             stub = stubs / tool
-            stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\nexit 1\n'
-                            if tool == "deb-systemd-helper" else
-                            f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n')
+            stub.write_text(f'#!/bin/sh\necho "{tool} $*" >> "{calls}"\n{body}exit 0\n')
             stub.chmod(0o755)
         env = dict(os.environ, DPKG_ROOT=str(root), PATH=f"{stubs}:{os.environ['PATH']}")
         for script in ("postinst", "prerm", "postrm"):
@@ -121,19 +160,47 @@ class Package(unittest.TestCase):
         self.assertTrue(spool.is_dir())
         if os.geteuid() == 0:
             self.assertEqual(spool.stat().st_uid, uid)
-        self.assertEqual((root / "etc/aep-batchd").stat().st_mode & 0o777, 0o750)
+        # Producers read the configuration (enqueue): the directory is open; secrets are files
+        # of their own.
+        self.assertEqual((root / "etc/aep-batchd").stat().st_mode & 0o777, 0o755)
+        group = (root / "etc/group").read_text()
+        self.assertRegex(group, r"(?m)^aep-batchd-producers:x:\d+:aep-batchd$",
+                         "the producer group, with the daemon as a member")
+        spool_group = next(l for l in group.splitlines() if l.startswith("aep-batchd-producers:"))
+        self.assertEqual(spool.stat().st_mode & 0o7777, 0o2710)
+        if os.geteuid() == 0:
+            self.assertEqual(spool.stat().st_gid, int(spool_group.split(":")[2]))
         self.assertIn("deb-systemd-helper enable aep-batchd.service", calls.read_text())
         # No systemd runs in the scratch root: nothing is started.
         self.assertNotIn("deb-systemd-invoke", calls.read_text())
 
-        # With systemd running and a configuration in place, postinst (re)starts the service.
+        # With systemd running and a configuration in place, postinst starts the service on a
+        # new install and restarts it on an upgrade.
         (root / "run/systemd/system").mkdir(parents=True)
         (root / "etc/aep-batchd/aep-batchd.yaml").write_text("# configured\n")
         p = subprocess.run([str(control / "postinst"), "configure"], env=env, capture_output=True,
                            text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("systemctl --system daemon-reload", calls.read_text())
+        self.assertIn("deb-systemd-invoke start aep-batchd.service", calls.read_text())
+        p = subprocess.run([str(control / "postinst"), "configure", "0.0.9"], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.assertIn("deb-systemd-invoke restart aep-batchd.service", calls.read_text())
+
+        # An upgrade keeps a unit the administrator disabled disabled, and a restart that fails
+        # (a broken configuration) is reported without failing the installation.
+        disabled.touch()
+        broken.touch()
+        calls.write_text("")
+        p = subprocess.run([str(control / "postinst"), "configure", "0.1.0"], env=env,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, "a failed restart must not fail dpkg --configure")
+        self.assertIn("the service did not restart", p.stderr)
+        self.assertNotIn("deb-systemd-helper enable", calls.read_text(),
+                         "an upgrade re-enabled a disabled unit")
+        self.assertIn("deb-systemd-helper update-state", calls.read_text())
+        broken.unlink()
         p = subprocess.run([str(control / "prerm"), "remove"], env=env, timeout=60)
         self.assertEqual(p.returncode, 0)
         self.assertIn("deb-systemd-invoke stop aep-batchd.service", calls.read_text())

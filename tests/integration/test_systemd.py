@@ -112,7 +112,11 @@ class Systemd(unittest.TestCase):
         spool = root / "var" / "spool" / "aep-batchd"
         st = spool.stat()
         self.assertEqual(st.st_uid, uid)
-        self.assertEqual(st.st_mode & 0o777, 0o750)
+        # Producers pass through, and what the daemon makes below inherits their group.
+        gid = next(int(l.split(":")[2]) for l in (root / "etc" / "group").read_text().splitlines()
+                   if l.startswith("aep-batchd-producers:"))
+        self.assertEqual(st.st_gid, gid)
+        self.assertEqual(st.st_mode & 0o7777, 0o2710)
         done = spool / "prod" / "done"
         done.mkdir(parents=True)
         old, new = done / "old.json", done / "new.json"

@@ -82,8 +82,9 @@ TEST(SpoolAccess, LayoutWithAProducerGroupFollowsTheModel) {
     spool_owner o = daemon_spool_owner();
     o.producers = ::getegid() + 54321;  // root may give a directory to any group
     const auto warnings = make_spool_layout(root.string(), o);
-    EXPECT_EQ(mode_of(root.parent_path()), spool_parent_mode);
-    EXPECT_EQ(mode_of(root), spool_root_mode);
+    EXPECT_EQ(mode_of(root.parent_path()), spool_pass_mode);
+    EXPECT_EQ(group_of(root.parent_path()), *o.producers);
+    EXPECT_EQ(mode_of(root), spool_pass_mode);
     EXPECT_EQ(group_of(root), *o.producers);
     for (const char* sub : {"tmp", "incoming"}) {
         EXPECT_EQ(mode_of(root / sub), spool_drop_mode) << sub;
@@ -91,12 +92,35 @@ TEST(SpoolAccess, LayoutWithAProducerGroupFollowsTheModel) {
     }
     for (const char* sub : {"processing", "done", "failed"}) {
         EXPECT_EQ(mode_of(root / sub), spool_private_mode) << sub;
-        EXPECT_EQ(group_of(root / sub), o.gid) << sub;
     }
     // Run as root the daemon needs no ACL; its audit finds nothing else wrong.
     EXPECT_TRUE(warnings.empty()) << warnings.front();
     EXPECT_TRUE(audit_spool_layout(root.string(), o.producers).empty());
     fs::remove_all(root.parent_path());
+}
+
+TEST(SpoolAccess, BelowASetgidParentTheGroupIsInheritedAndNoSetgidIsSet) {
+    // /var/spool/aep-batchd is 2710 aep-batchd:aep-batchd-producers: the daemon, which may
+    // neither chown nor set a setgid bit under its unit, gets the group by inheritance.
+    const auto parent = fresh_dir("setgid");
+    const gid_t producers = ::getegid() + 54321;
+    fs::create_directories(parent);
+    ASSERT_EQ(::chown(parent.c_str(), -1, producers), 0);
+    ASSERT_EQ(::chmod(parent.c_str(), 02710), 0);
+    spool_owner o = daemon_spool_owner();
+    o.producers = producers;
+    const auto root = parent / "q";
+    const mode_t old = ::umask(027);  // the unit's
+    const auto warnings = make_spool_layout(root.string(), o);
+    ::umask(old);
+    EXPECT_TRUE(warnings.empty());
+    EXPECT_EQ(mode_of(root), spool_pass_mode | S_ISGID) << "the root passes the group on";
+    for (const char* sub : {"tmp", "incoming", "processing", "done", "failed"})
+        EXPECT_EQ(group_of(root / sub), producers) << sub;
+    EXPECT_EQ(mode_of(root / "tmp"), spool_drop_mode);
+    EXPECT_EQ(mode_of(root / "done"), spool_private_mode);
+    EXPECT_TRUE(audit_spool_layout(root.string(), producers).empty());
+    fs::remove_all(parent);
 }
 
 TEST(SpoolAccess, DropDirectoriesCarryADefaultAclForTheDaemonsUser) {
