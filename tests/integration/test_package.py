@@ -75,7 +75,7 @@ class Package(unittest.TestCase):
         info = self.dpkg_deb("-I")
         self.assertRegex(info, r"Package: aep-batchd\n")
         depends = next(l for l in info.splitlines() if l.strip().startswith("Depends:"))
-        for lib in ("libboost-json1.81.0", "libyaml-cpp0.7", "libssl3", "libsystemd0", "systemd"):
+        for lib in ("libboost-json1.81.0", "libyaml-cpp0.7", "libssl3", "libsystemd0", "systemd", "procps"):
             self.assertIn(lib, depends)
         for script in ("postinst", "prerm", "postrm", "conffiles"):
             self.assertRegex(info, rf"\s{script}\s")
