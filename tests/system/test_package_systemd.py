@@ -155,7 +155,9 @@ class InstalledPackage(unittest.TestCase):
         self.assertEqual(p.returncode, 0, f"apt-get install ./aep-batchd.deb failed:\n{p.stdout}\n{p.stderr}")
         self.assertIn("installed but not started", p.stdout + p.stderr,
                       "an unconfigured install says what to do next")
-        members = ct.run(f"getent group {GROUP}").stdout.strip().split(":")[3].split(",")
+        g = ct.run(f"getent group {GROUP}", check=False)
+        self.assertEqual(g.returncode, 0, f"the package created no group {GROUP} (sysusers.d)")
+        members = g.stdout.strip().split(":")[3].split(",")
         self.assertIn("aep-batchd", members, f"the daemon's user is not in {GROUP}")
         st = ct.path(SPOOL).stat()
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o2710, f"{SPOOL} mode")
