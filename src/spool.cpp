@@ -29,7 +29,7 @@ namespace {
 constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
 
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
-    throw spool_error(what + " " + path + ": " + std::strerror(err), err);
+    throw_spool_errno(what, path, err);
 }
 
 struct fd_guard {
@@ -121,6 +121,10 @@ bool status_of(int fd, fd_status& out) {
 }
 
 }  // namespace
+
+void throw_spool_errno(const std::string& what, const std::string& path, int err) {
+    throw spool_error(what + " " + path + ": " + std::strerror(err), err);
+}
 
 void fsync_directory(const std::string& dir) {
     fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};

@@ -202,6 +202,9 @@ class spool {
     std::string root_;
 };
 
+// Throws spool_error("<what> <path>: <strerror(err)>"), carrying err.
+[[noreturn]] void throw_spool_errno(const std::string& what, const std::string& path, int err);
+
 // Durability primitives, exposed for tests and reuse.
 void fsync_directory(const std::string& dir);
 void sync_file(const std::string& path);  // fsync of a regular file (links not followed)

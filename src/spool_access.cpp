@@ -51,10 +51,6 @@ std::string octal(mode_t m) {
     return buf;
 }
 
-[[noreturn]] void fail(const std::string& what, const std::string& path, int err) {
-    throw spool_error(what + " " + path + ": " + std::strerror(err), err);
-}
-
 // Gives the directory just created its owner, group and mode, and (drop directories) the
 // default ACL. Under the shipped unit the daemon may neither change a file's group (chown is in
 // @privileged) nor set a setgid bit (RestrictSUIDSGID=): a directory gets the producer group by
@@ -64,16 +60,16 @@ std::string octal(mode_t m) {
 void finish_directory(const std::string& p, const spool_owner& o, gid_t group, mode_t mode,
                       bool keep_setgid, bool drop, std::vector<std::string>& warnings) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) fail("cannot open the new spool directory", p, errno);
+    if (fd < 0) throw_spool_errno("cannot open the new spool directory", p, errno);
     struct closer {
         int fd;
         ~closer() { ::close(fd); }
     } c{fd};
     struct stat st {};
-    if (::fstat(fd, &st) != 0) fail("cannot inspect", p, errno);
+    if (::fstat(fd, &st) != 0) throw_spool_errno("cannot inspect", p, errno);
     if (st.st_uid != o.uid || st.st_gid != group) {
         if (::fchown(fd, st.st_uid == o.uid ? static_cast<uid_t>(-1) : o.uid, group) != 0) {
-            if (errno != EPERM) fail("cannot set the owner of", p, errno);
+            if (errno != EPERM) throw_spool_errno("cannot set the owner of", p, errno);
             warnings.push_back(p + ": cannot give the directory to group " + group_name(group) +
                                "; make its parent setgid in that group, e.g. install -d -m 2710 -o " +
                                user_name(o.uid) + " -g " + group_name(group) + " PARENT, and let "
@@ -82,11 +78,11 @@ void finish_directory(const std::string& p, const spool_owner& o, gid_t group, m
     }
     if (keep_setgid) mode |= st.st_mode & S_ISGID;
     if ((st.st_mode & 07777) != mode && ::fchmod(fd, mode) != 0)
-        fail("cannot set the mode of", p, errno);
+        throw_spool_errno("cannot set the mode of", p, errno);
     if (drop && o.uid != 0) {
         const auto acl = default_acl_for(o.uid);
         if (::fsetxattr(fd, acl_default_xattr, acl.data(), acl.size(), 0) != 0) {
-            if (errno != ENOTSUP && errno != EOPNOTSUPP) fail("cannot set the ACL of", p, errno);
+            if (errno != ENOTSUP && errno != EOPNOTSUPP) throw_spool_errno("cannot set the ACL of", p, errno);
             warnings.push_back(p +
                                ": the file system takes no ACLs; producers must give their "
                                "entries to group " + group_name(group) + " and make them "
@@ -103,7 +99,7 @@ bool make_directory(const std::string& p, const spool_owner& o, gid_t group, mod
                     bool keep_setgid, bool drop, std::vector<std::string>& warnings) {
     if (::mkdir(p.c_str(), mode & 0777) != 0) {
         if (errno == EEXIST) return false;
-        fail("cannot create spool directory", p, errno);
+        throw_spool_errno("cannot create spool directory", p, errno);
     }
     finish_directory(p, o, group, mode, keep_setgid, drop, warnings);
     return true;
@@ -182,12 +178,12 @@ std::vector<std::string> make_spool_layout(const std::string& root, const spool_
                                              false, warnings);
     }
     make_directory(root, o, pass_group, pass_mode, true, false, warnings);
+    // processing/ done/ failed/ keep the group they inherit (chown is not the daemon's to call)
+    // and give it nothing.
+    struct stat made {};
+    const gid_t private_group = ::stat(root.c_str(), &made) == 0 ? made.st_gid : o.gid;
     for (const char* sub : spool_subdirs) {
         const bool drop = shared && is_drop_dir(sub);
-        // processing/ done/ failed/ keep the group they inherit (chown is not the daemon's to
-        // call) and give it nothing.
-        struct stat parent {};
-        const gid_t private_group = ::stat(root.c_str(), &parent) == 0 ? parent.st_gid : o.gid;
         make_directory(root + "/" + sub, o, drop ? *o.producers : (shared ? private_group : o.gid),
                        drop ? spool_drop_mode : (shared ? spool_private_mode : 0750), false, drop,
                        warnings);
