@@ -273,9 +273,11 @@ std::string unreadable_entry_reason(const struct stat& st, int err) {
     return std::string("the daemon (user ") + user_name(::geteuid()) +
            ") may not read the entry: " + std::strerror(err) + "; it is owned by " +
            user_name(st.st_uid) + ":" + group_name(st.st_gid) + " with mode " + octal(st.st_mode) +
-           ". Drop entries with `aep-batchd enqueue`, or create them in tmp/ (whose default ACL "
-           "lets the daemon read them) without an explicit mode 0600, or chmod g+rw before the "
-           "rename; then move the entry from failed/ back to incoming/";
+           ". Drop entries with `aep-batchd enqueue`; or create them in tmp/ with a plain write "
+           "(tmp/'s default ACL gives the daemon access whatever the umask; mktemp, install -m "
+           "and cp set modes that defeat it); or chgrp " + producer_group + " and chmod g+rw "
+           "them before the rename. Then drop it again (or an operator moves it from failed/ "
+           "back to incoming/)";
 }
 
 }  // namespace aep

@@ -205,11 +205,16 @@ class InstalledPackage(unittest.TestCase):
         self.datasets.append("ds-alice-raw")
         ct.run(f"umask 077; printf 'ds-alice-raw\\n' > {SPOOL}/prod/tmp/raw-alice && "
                f"mv {SPOOL}/prod/tmp/raw-alice {SPOOL}/prod/incoming/raw-alice", user="alice")
-        # An explicit mode 0640 (install -m): the daemon may read it, not write it; its record
-        # is a file of its own.
+        # chmod 640 keeps the ACL but masks its write: the daemon may read the entry, not write
+        # it; its record is a file of its own.
         self.datasets.append("ds-alice-readonly")
-        ct.run(f"printf 'ds-alice-readonly\\n' > /tmp/ro && install -m 640 /tmp/ro "
-               f"{SPOOL}/prod/tmp/ro-alice && mv {SPOOL}/prod/tmp/ro-alice {SPOOL}/prod/incoming/",
+        ct.run(f"printf 'ds-alice-readonly\\n' > {SPOOL}/prod/tmp/ro-alice && "
+               f"chmod 640 {SPOOL}/prod/tmp/ro-alice && "
+               f"mv {SPOOL}/prod/tmp/ro-alice {SPOOL}/prod/incoming/", user="alice")
+        # The fix the failure below advises, for a file mktemp made: the group, and g+rw.
+        self.datasets.append("ds-alice-fixed")
+        ct.run(f"f=$(mktemp -p {SPOOL}/prod/tmp) && echo ds-alice-fixed > $f && "
+               f"chgrp {GROUP} $f && chmod g+rw $f && mv $f {SPOOL}/prod/incoming/fixed-alice",
                user="alice")
         # An explicit mode 0600 (mktemp) defeats the ACL: the entry fails, with the fix.
         ct.run(f"f=$(mktemp -p {SPOOL}/prod/tmp) && echo ds-alice-strict > $f && "
@@ -226,12 +231,14 @@ class InstalledPackage(unittest.TestCase):
         self.assertNotEqual(ct.run(f"ls {SPOOL}/prod/incoming", user="alice", check=False).returncode, 0)
         self.assertNotEqual(ct.run(f"ls {SPOOL}/prod/done", user="alice", check=False).returncode, 0)
 
-        self.wait_done(["ds-root-1", "ds-root-2", "ds-alice-1", "ds-alice-raw", "ds-alice-readonly"])
+        self.wait_done(["ds-root-1", "ds-root-2", "ds-alice-1", "ds-alice-raw", "ds-alice-readonly",
+                        "ds-alice-fixed"])
         wait_for(lambda: ct.path(f"{SPOOL}/prod/failed/strict-alice.error.json").exists(), 60,
                  "the unreadable entry in failed/")
         reason = json.loads(ct.path(f"{SPOOL}/prod/failed/strict-alice.error.json").read_text())["reason"]
         self.assertIn("may not read the entry", reason)
         self.assertIn("owned by alice:alice with mode 0600", reason)
+        self.assertIn(f"chgrp {GROUP} and chmod g+rw", reason)
         self.assertEqual(ct.run(f"find {SPOOL} -user mallory").stdout, "", "mallory left files")
         self.assertEqual(sorted(p.name for p in ct.path(f"{SPOOL}/prod/tmp").iterdir()), [],
                          "enqueue left files in tmp/")
@@ -256,7 +263,7 @@ class InstalledPackage(unittest.TestCase):
             self.assertEqual((r.status, r.read().strip()), (200, b"ok"))
         with urllib.request.urlopen(f"{base}/metrics", timeout=30) as r:
             text = r.read().decode()
-        self.assertRegex(text, r'aep_batchd_entries_total\{queue="prod",outcome="done"\} 5\b')
+        self.assertRegex(text, r'aep_batchd_entries_total\{queue="prod",outcome="done"\} 6\b')
         self.assertRegex(text, r'aep_batchd_entries_total\{queue="prod",outcome="failed"\} 1\b')
 
     def reload(self, expect):
@@ -336,7 +343,7 @@ class InstalledPackage(unittest.TestCase):
         self.assertFalse(ct.path(BATCHD).exists())
         self.assertTrue(ct.path(CONFIG).exists(), "purge removed the operator's configuration")
         self.assertTrue(ct.path("/etc/aep-batchd/client_secret").exists())
-        self.assertGreaterEqual(len(self.records()), 6, "purge removed the records")
+        self.assertGreaterEqual(len(self.records()), 7, "purge removed the records")
 
 
 if __name__ == "__main__":
