@@ -9,7 +9,7 @@ else()
     set(aep_etc "${CMAKE_INSTALL_PREFIX}/etc/aep-batchd")
 endif()
 file(READ "${AEP_SOURCE_DIR}/systemd/aep-batchd.service" aep_unit)
-string(REPLACE "/usr/sbin/aep-batchd" "${CMAKE_INSTALL_PREFIX}/sbin/aep-batchd" aep_unit "${aep_unit}")
+string(REPLACE "/usr/bin/aep-batchd" "${CMAKE_INSTALL_PREFIX}/bin/aep-batchd" aep_unit "${aep_unit}")
 string(REPLACE "/etc/aep-batchd" "${aep_etc}" aep_unit "${aep_unit}")
 file(WRITE "${AEP_BINARY_DIR}/install-staging/aep-batchd.service" "${aep_unit}")
 file(INSTALL "${AEP_BINARY_DIR}/install-staging/aep-batchd.service"

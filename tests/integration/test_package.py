@@ -21,7 +21,7 @@ EXPECTED_FILES = {
     "./usr/lib/systemd/system/aep-batchd.service",
     "./usr/lib/sysusers.d/aep-batchd.conf",
     "./usr/lib/tmpfiles.d/aep-batchd.conf",
-    "./usr/sbin/aep-batchd",
+    "./usr/bin/aep-batchd",
     "./usr/share/doc/aep-batchd/README.md",
     "./usr/share/doc/aep-batchd/SECURITY.md",
     "./usr/share/doc/aep-batchd/changelog.gz",
@@ -67,7 +67,7 @@ class Package(unittest.TestCase):
             if not mode.startswith("d"):
                 files.add(path)
                 self.assertIn(" root/root ", line)
-            if path == "./usr/sbin/aep-batchd":
+            if path == "./usr/bin/aep-batchd":
                 self.assertEqual(mode, "-rwxr-xr-x")
         self.assertEqual(files, EXPECTED_FILES)
 
@@ -86,7 +86,7 @@ class Package(unittest.TestCase):
                          "no -dbgsym package beside the .deb")
         root = self.world.dir / "strip-check"
         subprocess.run(["dpkg-deb", "-x", str(self.deb), str(root)], check=True, timeout=120)
-        binary = root / "usr/sbin/aep-batchd"
+        binary = root / "usr/bin/aep-batchd"
         sections = subprocess.run(["readelf", "-S", "-W", str(binary)], capture_output=True,
                                   text=True, check=True).stdout
         self.assertNotIn(".debug_info", sections, "the packaged binary is not stripped")
@@ -118,12 +118,12 @@ class Package(unittest.TestCase):
         (root / "etc").mkdir(exist_ok=True)
 
         # The binary runs, and the unit names where the package put it.
-        v = subprocess.run([str(root / "usr/sbin/aep-batchd"), "--version"], capture_output=True,
+        v = subprocess.run([str(root / "usr/bin/aep-batchd"), "--version"], capture_output=True,
                            text=True, timeout=60)
         self.assertEqual(v.returncode, 0)
         self.assertRegex(v.stdout, r"^aep-batchd \d+\.\d+\.\d+")
         unit = (root / "usr/lib/systemd/system/aep-batchd.service").read_text()
-        self.assertIn("ExecStart=/usr/sbin/aep-batchd --config /etc/aep-batchd/aep-batchd.yaml",
+        self.assertIn("ExecStart=/usr/bin/aep-batchd --config /etc/aep-batchd/aep-batchd.yaml",
                       unit)
         self.assertIn("ExecReload=/bin/kill -HUP $MAINPID", unit)
         self.assertIn("ConditionPathExists=/etc/aep-batchd/aep-batchd.yaml", unit)

@@ -65,14 +65,14 @@ class Systemd(unittest.TestCase):
     def test_unit_file_verifies(self):
         analyze = shutil.which("systemd-analyze")
         self.assertIsNotNone(analyze, "systemd-analyze is missing: daemon/install-deps --tests installs it")
-        # The unit names /usr/sbin/aep-batchd, which exists only once installed: verify a copy
+        # The unit names /usr/bin/aep-batchd, which exists only once installed: verify a copy
         # that points at the binary under test, and accept no complaint at all.
         text = (SOURCE_DIR / "systemd" / "aep-batchd.service").read_text()
-        self.assertIn("ExecStart=/usr/sbin/aep-batchd ", text)
+        self.assertIn("ExecStart=/usr/bin/aep-batchd ", text)
         w = World()
         self.addCleanup(w.close)
         unit = w.dir / "aep-batchd.service"
-        unit.write_text(text.replace("/usr/sbin/aep-batchd", BATCHD))
+        unit.write_text(text.replace("/usr/bin/aep-batchd", BATCHD))
         p = subprocess.run([analyze, "verify", "--man=no", str(unit)], capture_output=True, text=True,
                            timeout=120)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)

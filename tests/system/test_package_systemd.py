@@ -29,7 +29,8 @@ BUILD_DIR = Path(os.environ.get("AEP_BUILD_DIR", ""))
 CACHE_DIR = Path(os.environ.get("AEP_SYSTEM_CACHE", BUILD_DIR / "system-cache"))
 CONFIG = "/etc/aep-batchd/aep-batchd.yaml"
 SPOOL = "/var/spool/aep-batchd"
-BATCHD = "/usr/sbin/aep-batchd"
+# By name, as its users type it: found in an ordinary user's PATH (which has no sbin).
+BATCHD = "aep-batchd"
 GROUP = "aep-batchd-producers"
 # Lintian tags that remain, and why (README, Install).
 LINTIAN_ACCEPTED = {
@@ -340,7 +341,7 @@ class InstalledPackage(unittest.TestCase):
         ct = self.ct
         p = ct.run("apt-get purge -y -qq aep-batchd", check=False, timeout=600)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-        self.assertFalse(ct.path(BATCHD).exists())
+        self.assertFalse(ct.path("/usr/bin/aep-batchd").exists())
         self.assertTrue(ct.path(CONFIG).exists(), "purge removed the operator's configuration")
         self.assertTrue(ct.path("/etc/aep-batchd/client_secret").exists())
         self.assertGreaterEqual(len(self.records()), 7, "purge removed the records")
