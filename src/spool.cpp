@@ -660,6 +660,10 @@ void spool::enqueue(const std::vector<std::pair<std::string, std::string>>& entr
         if (d.fd >= 0 ? ::fsync(d.fd) != 0 : (errno != EACCES || ::syncfs(last.fd) != 0))
             throw_errno("cannot sync", dir, errno);
     };
+    // Each entry is given the group of incoming/ (the producer group, of which the daemon is a
+    // member): where the file system takes no ACLs, that is how the daemon may read it.
+    struct stat dir {};
+    const bool group_known = ::stat(path("incoming", "").c_str(), &dir) == 0;
     try {
         for (const auto& [name, content] : entries) {
             const auto tmp = path("tmp", name);
@@ -667,6 +671,10 @@ void spool::enqueue(const std::vector<std::pair<std::string, std::string>>& entr
                               0660)};
             if (f.fd < 0) throw_errno("cannot create", tmp, errno);
             try {
+                // A group this user is not in is refused (EPERM); the ACL still serves.
+                if (group_known && ::fchown(f.fd, static_cast<uid_t>(-1), dir.st_gid) != 0 &&
+                    errno != EPERM)
+                    throw_errno("cannot set the group of", tmp, errno);
                 // 0660 whatever the umask: with the spool's default ACL that is the daemon's
                 // read and write access (its stamp, its record in place) and nobody else's.
                 if (::fchmod(f.fd, 0660) != 0) throw_errno("cannot set the mode of", tmp, errno);

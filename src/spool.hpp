@@ -182,8 +182,8 @@ class spool {
     void remove_claimed(const std::string& name) const;
 
     // What a polite writer does, for each (name, content): writes tmp/<name> with mode 0660
-    // whatever the umask (with the spool's default ACL: the daemon's to read and write, nobody
-    // else's), fsyncs it and renames it into incoming/ (never replacing an entry); then makes
+    // whatever the umask, in the group of incoming/ (with the spool's default ACL: the daemon's
+    // to read and write, nobody else's; without ACLs: the producer group's), fsyncs it and renames it into incoming/ (never replacing an entry); then makes
     // the renames durable with one sync. `enqueued` gets each name once renamed. Throws
     // spool_error, after syncing what was enqueued before the failure.
     void enqueue(const std::vector<std::pair<std::string, std::string>>& entries,

@@ -47,12 +47,12 @@ bool contains(const std::vector<std::string>& lines, const std::string& part) {
     return false;
 }
 
-// Runs `body` in a child process as uid/gid `id` (no supplementary groups); returns its exit
-// status (body's return value), or -1 when it died.
-int as_user(uid_t id, const std::function<int()>& body) {
+// Runs `body` in a child process as uid/gid `id` with the supplementary `groups`; returns its
+// exit status (body's return value), or -1 when it died.
+int as_user(uid_t id, const std::function<int()>& body, std::vector<gid_t> groups = {}) {
     const pid_t pid = ::fork();
     if (pid == 0) {
-        if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 ||
+        if (::setgroups(groups.size(), groups.data()) != 0 || ::setresgid(id, id, id) != 0 ||
             ::setresuid(id, id, id) != 0)
             ::_exit(100);
         ::_exit(body());
@@ -241,5 +241,34 @@ TEST(SpoolAccess, AnEntryTheDaemonMayNotReadIsClaimedWithAReason) {
               }),
               0);
     EXPECT_TRUE(fs::exists(root / "processing" / "secret"));
+    fs::remove_all(root);
+}
+
+TEST(SpoolAccess, AMemberEnqueuesEntriesTheDaemonCanReadWhateverItsUmask) {
+    const auto root = fresh_dir("enqueue");
+    const gid_t producers = ::getegid() + 54321;
+    spool_owner o{::geteuid(), ::getegid(), producers};
+    const spool sp(root.string());
+    sp.ensure_layout(o);
+    EXPECT_EQ(as_user(
+                  nobody,
+                  [&] {
+                      if (!drop_permission_problem(root.string()).empty()) return 1;
+                      ::umask(077);
+                      std::vector<std::string> done;
+                      sp.enqueue({{"e1", "ds1\n"}, {"e2", "ds2\n"}}, done);
+                      return done == std::vector<std::string>{"e1", "e2"} ? 0 : 2;
+                  },
+                  {producers}),
+              0);
+    for (const char* name : {"e1", "e2"}) {
+        const auto p = root / "incoming" / name;
+        EXPECT_EQ(mode_of(p), 0660u) << name;
+        EXPECT_EQ(group_of(p), producers) << name << ": the producer group, where no ACL serves";
+    }
+    EXPECT_TRUE(fs::is_empty(root / "tmp"));
+    // Not a member: refused before anything is written.
+    EXPECT_EQ(as_user(nobody, [&] { return drop_permission_problem(root.string()).empty() ? 1 : 0; }),
+              0);
     fs::remove_all(root);
 }
