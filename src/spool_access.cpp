@@ -240,7 +240,8 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
                                                rs.st_uid)) {
                 out.push_back(p + ": no default ACL for " + daemon +
                               ", so entries written with a strict umask cannot be read by the "
-                              "daemon; fix: setfacl -d -m u:" + daemon + ":rw,g::-,o::- " + p);
+                              "daemon; fix (setfacl is in Debian's acl package): setfacl -d -m u:" +
+                              daemon + ":rw,g::-,o::- " + p);
             }
         } else if ((st.st_mode & S_IROTH) != 0 ||
                    (has_group(st) && (st.st_mode & S_IRGRP) != 0)) {

@@ -289,6 +289,36 @@ class InstalledPackage(unittest.TestCase):
         self.config(queues=("prod", "dev"))
         self.reload("configuration reloaded")
 
+    def test_06b_an_old_spool_is_audited_and_the_printed_fix_works(self):
+        # A queue's spool made before the producer model (or by hand): everything the daemon's.
+        ct = self.ct
+        ct.run(f"install -d -m 0750 -o aep-batchd -g aep-batchd {SPOOL}/legacy && for d in tmp "
+               f"incoming processing done failed; do install -d -m 0750 -o aep-batchd "
+               f"-g aep-batchd {SPOOL}/legacy/$d; done")
+        self.config(queues=("prod", "dev", "legacy"))
+        # By hand, the unit's credential is the file it is loaded from.
+        check = f"CREDENTIALS_DIRECTORY=/etc/aep-batchd {BATCHD} --check --config {CONFIG}"
+        p = ct.run(check, check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        fixes = re.findall(r"^warning: queues\[2\]\.spool: .*?fix[^:]*: (.*)$", p.stdout, re.M)
+        self.assertGreaterEqual(len(fixes), 4, f"--check said too little about the old spool:\n{p.stdout}")
+        self.assertNotRegex(p.stdout, r"queues\[[01]\]", "the spools the daemon made are right")
+        p = self.enqueue("ds-legacy-0", user="alice", queue="legacy", check=False)
+        self.datasets.remove("ds-legacy-0")
+        self.assertEqual(p.returncode, 77, "a producer dropped into a spool closed to the group")
+        # The operator runs what --check printed, word for word.
+        ct.run("apt-get install -y -qq acl", timeout=600)
+        for fix in fixes:
+            ct.run(fix)
+        p = ct.run(check)
+        self.assertNotIn("warning", p.stdout, "the printed fixes did not satisfy --check")
+        self.reload("configuration reloaded")
+        self.enqueue("ds-legacy-1", user="alice", queue="legacy")
+        self.datasets.append("ds-legacy-raw")
+        ct.run(f"umask 077; echo ds-legacy-raw > {SPOOL}/legacy/tmp/raw && "
+               f"mv {SPOOL}/legacy/tmp/raw {SPOOL}/legacy/incoming/raw", user="alice")
+        self.wait_done(["ds-legacy-1", "ds-legacy-raw"], queue="legacy")
+
     def test_07_watchdog_restarts_a_stopped_daemon_and_nothing_is_lost(self):
         ct = self.ct
         before = ct.unit("MainPID", "NRestarts")
