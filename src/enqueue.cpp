@@ -23,7 +23,8 @@ std::string new_entry_name() {
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     // Without random bits (getrandom refused) the time, pid and counter still keep names apart.
     unsigned char rnd[4] = {};
-    if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd)) std::fill_n(rnd, sizeof rnd, 0);
+    if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
+        std::fill_n(rnd, sizeof rnd, 0);
     char buf[96];
     std::snprintf(buf, sizeof buf, "%s-%d-%u-%02x%02x%02x%02x", stamp, static_cast<int>(::getpid()),
                   counter++, rnd[0], rnd[1], rnd[2], rnd[3]);

@@ -667,8 +667,8 @@ void spool::enqueue(const std::vector<std::pair<std::string, std::string>>& entr
     try {
         for (const auto& [name, content] : entries) {
             const auto tmp = path("tmp", name);
-            fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                              0660)};
+            fd_guard f{
+                ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660)};
             if (f.fd < 0) throw_errno("cannot create", tmp, errno);
             try {
                 // A group this user is not in is refused (EPERM); the ACL still serves.
@@ -681,7 +681,8 @@ void spool::enqueue(const std::vector<std::pair<std::string, std::string>>& entr
                 write_all(f.fd, content, tmp);
                 if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
                 const int err = rename_noreplace(tmp, path("incoming", name));
-                if (err != 0) throw_errno("cannot move into incoming/", path("incoming", name), err);
+                if (err != 0)
+                    throw_errno("cannot move into incoming/", path("incoming", name), err);
             } catch (...) {
                 ::unlink(tmp.c_str());
                 throw;

@@ -183,9 +183,10 @@ class spool {
 
     // What a polite writer does, for each (name, content): writes tmp/<name> with mode 0660
     // whatever the umask, in the group of incoming/ (with the spool's default ACL: the daemon's
-    // to read and write, nobody else's; without ACLs: the producer group's), fsyncs it and renames it into incoming/ (never replacing an entry); then makes
-    // the renames durable with one sync. `enqueued` gets each name once renamed. Throws
-    // spool_error, after syncing what was enqueued before the failure.
+    // to read and write, nobody else's; without ACLs: the producer group's), fsyncs it and renames
+    // it into incoming/ (never replacing an entry); then makes the renames durable with one sync.
+    // `enqueued` gets each name once renamed. Throws spool_error, after syncing what was enqueued
+    // before the failure.
     void enqueue(const std::vector<std::pair<std::string, std::string>>& entries,
                  std::vector<std::string>& enqueued) const;
 

@@ -19,8 +19,8 @@ constexpr const char* acl_default_xattr = "system.posix_acl_default";
 // The POSIX ACL extended-attribute format (linux/posix_acl_xattr.h): a little-endian version
 // word, then entries of tag, permissions and id, sorted by tag, then id.
 constexpr std::uint32_t acl_version = 2;
-constexpr std::uint16_t acl_user_obj = 0x01, acl_user = 0x02, acl_group_obj = 0x04,
-                        acl_mask = 0x10, acl_other = 0x20;
+constexpr std::uint16_t acl_user_obj = 0x01, acl_user = 0x02, acl_group_obj = 0x04, acl_mask = 0x10,
+                        acl_other = 0x20;
 constexpr std::uint32_t acl_no_id = 0xffffffffu;
 constexpr std::uint16_t acl_read = 4, acl_write = 2, acl_exec = 1;
 
@@ -70,10 +70,12 @@ void finish_directory(const std::string& p, const spool_owner& o, gid_t group, m
     if (st.st_uid != o.uid || st.st_gid != group) {
         if (::fchown(fd, st.st_uid == o.uid ? static_cast<uid_t>(-1) : o.uid, group) != 0) {
             if (errno != EPERM) throw_spool_errno("cannot set the owner of", p, errno);
-            warnings.push_back(p + ": cannot give the directory to group " + group_name(group) +
-                               "; make its parent setgid in that group, e.g. install -d -m 2710 -o " +
-                               user_name(o.uid) + " -g " + group_name(group) + " PARENT, and let "
-                               "the daemon create the spool again");
+            warnings.push_back(
+                p + ": cannot give the directory to group " + group_name(group) +
+                "; make its parent setgid in that group, e.g. install -d -m 2710 -o " +
+                user_name(o.uid) + " -g " + group_name(group) +
+                " PARENT, and let "
+                "the daemon create the spool again");
         }
     }
     if (keep_setgid) mode |= st.st_mode & S_ISGID;
@@ -82,10 +84,13 @@ void finish_directory(const std::string& p, const spool_owner& o, gid_t group, m
     if (drop && o.uid != 0) {
         const auto acl = default_acl_for(o.uid);
         if (::fsetxattr(fd, acl_default_xattr, acl.data(), acl.size(), 0) != 0) {
-            if (errno != ENOTSUP && errno != EOPNOTSUPP) throw_spool_errno("cannot set the ACL of", p, errno);
+            if (errno != ENOTSUP && errno != EOPNOTSUPP)
+                throw_spool_errno("cannot set the ACL of", p, errno);
             warnings.push_back(p +
                                ": the file system takes no ACLs; producers must give their "
-                               "entries to group " + group_name(group) + " and make them "
+                               "entries to group " +
+                               group_name(group) +
+                               " and make them "
                                "group-readable and -writable (chgrp, chmod g+rw) before the "
                                "rename for the daemon to read them");
         }
@@ -174,8 +179,8 @@ std::vector<std::string> make_spool_layout(const std::string& root, const spool_
     const gid_t pass_group = shared ? *o.producers : o.gid;
     const mode_t pass_mode = shared ? spool_pass_mode : 0750;
     for (std::size_t pos = 1; pos < root.size(); ++pos) {
-        if (root[pos] == '/') make_directory(root.substr(0, pos), o, pass_group, pass_mode, true,
-                                             false, warnings);
+        if (root[pos] == '/')
+            make_directory(root.substr(0, pos), o, pass_group, pass_mode, true, false, warnings);
     }
     make_directory(root, o, pass_group, pass_mode, true, false, warnings);
     // processing/ done/ failed/ keep the group they inherit (chown is not the daemon's to call)
@@ -220,8 +225,8 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
         if (::lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // made at start
         const std::string fix_mode = "chgrp " + group + " " + p + " && chmod ";
         if (is_drop_dir(sub)) {
-            const bool group_drops = has_group(st) && (st.st_mode & (S_IWGRP | S_IXGRP)) ==
-                                                          (S_IWGRP | S_IXGRP);
+            const bool group_drops =
+                has_group(st) && (st.st_mode & (S_IWGRP | S_IXGRP)) == (S_IWGRP | S_IXGRP);
             if (!group_drops) {
                 out.push_back(p + ": members of group " + group +
                               " cannot drop entries here; fix: " + fix_mode +
@@ -243,8 +248,7 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
                               "daemon; fix (setfacl is in Debian's acl package): setfacl -d -m u:" +
                               daemon + ":rw,g::-,o::- " + p);
             }
-        } else if ((st.st_mode & S_IROTH) != 0 ||
-                   (has_group(st) && (st.st_mode & S_IRGRP) != 0)) {
+        } else if ((st.st_mode & S_IROTH) != 0 || (has_group(st) && (st.st_mode & S_IRGRP) != 0)) {
             out.push_back(p + ": mode " + octal(st.st_mode) +
                           " lets producers or other users read entries and records; fix: chmod " +
                           octal(spool_private_mode) + " " + p);
@@ -263,9 +267,11 @@ std::string drop_permission_problem(const std::string& root) {
             return "you (" + me + ") may not drop entries into " + root +
                    ": only its owner may, and this system has no group " + producer_group;
         }
-        return "you (" + me + ") may not drop entries into " + root + ": only root and members "
-               "of the group " + producer_group + " may. To join it: sudo usermod -aG " +
-               producer_group + " " + me + ", then log in again";
+        return "you (" + me + ") may not drop entries into " + root +
+               ": only root and members "
+               "of the group " +
+               producer_group + " may. To join it: sudo usermod -aG " + producer_group + " " + me +
+               ", then log in again";
     }
     return {};
 }
@@ -276,7 +282,9 @@ std::string unreadable_entry_reason(const struct stat& st, int err) {
            user_name(st.st_uid) + ":" + group_name(st.st_gid) + " with mode " + octal(st.st_mode) +
            ". Drop entries with `aep-batchd enqueue`; or create them in tmp/ with a plain write "
            "(tmp/'s default ACL gives the daemon access whatever the umask; mktemp, install -m "
-           "and cp set modes that defeat it); or chgrp " + producer_group + " and chmod g+rw "
+           "and cp set modes that defeat it); or chgrp " +
+           producer_group +
+           " and chmod g+rw "
            "them before the rename. Then drop it again (or an operator moves it from failed/ "
            "back to incoming/)";
 }

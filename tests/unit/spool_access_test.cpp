@@ -1,8 +1,9 @@
 // The producer model (spool_access): the directories a spool is made with, the audit of an
 // existing one, who may drop entries, and what happens to an entry the daemon may not read.
 // The permission cases run a child process as an unprivileged user (the suite runs as root).
-#include "spool.hpp"
 #include "spool_access.hpp"
+
+#include "spool.hpp"
 
 #include <gtest/gtest.h>
 
@@ -129,7 +130,8 @@ TEST(SpoolAccess, DropDirectoriesCarryADefaultAclForTheDaemonsUser) {
     const auto warnings = make_spool_layout(root.string(), o);
     for (const char* sub : {"tmp", "incoming"}) {
         char buf[256];
-        const auto n = ::getxattr((root / sub).c_str(), "system.posix_acl_default", buf, sizeof buf);
+        const auto n =
+            ::getxattr((root / sub).c_str(), "system.posix_acl_default", buf, sizeof buf);
         if (n < 0 && (errno == ENOTSUP || errno == EOPNOTSUPP)) {
             EXPECT_TRUE(contains(warnings, "takes no ACLs"));
             GTEST_SKIP() << "the test directory's file system takes no ACLs";
@@ -142,11 +144,12 @@ TEST(SpoolAccess, DropDirectoriesCarryADefaultAclForTheDaemonsUser) {
     const mode_t old = ::umask(077);
     { std::ofstream(root / "tmp" / "e") << "ds1\n"; }
     ::umask(old);
-    EXPECT_EQ(as_user(nobody, [&] {
-                  std::ifstream in(root / "tmp" / "e");
-                  std::string id;
-                  return in >> id && id == "ds1" ? 0 : 1;
-              }),
+    EXPECT_EQ(as_user(nobody,
+                      [&] {
+                          std::ifstream in(root / "tmp" / "e");
+                          std::string id;
+                          return in >> id && id == "ds1" ? 0 : 1;
+                      }),
               0);
     fs::remove_all(root);
 }
@@ -188,8 +191,9 @@ TEST(SpoolAccess, AuditNamesWhatDefeatsTheModelAndTheFix) {
     EXPECT_FALSE(contains(lines, (root / "done").string()));
     // Records readable by everyone.
     ::chmod((root / "done").c_str(), 0755);
-    EXPECT_TRUE(contains(audit_spool_layout(root.string(), producers),
-                         (root / "done").string() + ": mode 0755 lets producers or other users read"));
+    EXPECT_TRUE(
+        contains(audit_spool_layout(root.string(), producers),
+                 (root / "done").string() + ": mode 0755 lets producers or other users read"));
     // No group on this system, or no spool yet: nothing to say.
     EXPECT_TRUE(audit_spool_layout(root.string(), std::nullopt).empty());
     EXPECT_TRUE(audit_spool_layout((root / "nope").string(), producers).empty());
@@ -202,13 +206,15 @@ TEST(SpoolAccess, SomeoneOutsideTheGroupIsToldHowToJoinIt) {
     o.producers = ::getegid();
     make_spool_layout(root.string(), o);
     EXPECT_EQ(drop_permission_problem(root.string()), "");  // root may
-    EXPECT_EQ(as_user(nobody, [&] {
-                  const auto why = drop_permission_problem(root.string());
-                  return why.find("may not drop entries into " + root.string()) != std::string::npos &&
-                                 why.find(producer_group) != std::string::npos
-                             ? 0
-                             : 1;
-              }),
+    EXPECT_EQ(as_user(nobody,
+                      [&] {
+                          const auto why = drop_permission_problem(root.string());
+                          return why.find("may not drop entries into " + root.string()) !=
+                                             std::string::npos &&
+                                         why.find(producer_group) != std::string::npos
+                                     ? 0
+                                     : 1;
+                      }),
               0);
     fs::remove_all(root);
 }
@@ -225,20 +231,25 @@ TEST(SpoolAccess, AnEntryTheDaemonMayNotReadIsClaimedWithAReason) {
     }
     ::chmod((root / "incoming" / "secret").c_str(), 0600);  // root's, unreadable to the daemon
     ::chmod((root / "incoming" / "later").c_str(), 0600);
-    EXPECT_EQ(as_user(nobody, [&] {
-                  auto t = sp.take("secret", 65536);
-                  if (t.status != spool::take_status::claimed || t.read.ok) return 1;
-                  if (t.read.reason.find("may not read the entry: Permission denied") ==
-                          std::string::npos ||
-                      t.read.reason.find("owned by root:root with mode 0600") == std::string::npos)
-                      return 2;
-                  // Found in processing/ at a later start: the same reason, not an error.
-                  if (::rename((root / "incoming" / "later").c_str(),
-                               (root / "processing" / "later").c_str()) != 0)
-                      return 3;
-                  auto r = sp.read_claimed("later", 65536);
-                  return !r.ok && r.reason.find("may not read the entry") != std::string::npos ? 0 : 4;
-              }),
+    EXPECT_EQ(as_user(nobody,
+                      [&] {
+                          auto t = sp.take("secret", 65536);
+                          if (t.status != spool::take_status::claimed || t.read.ok) return 1;
+                          if (t.read.reason.find("may not read the entry: Permission denied") ==
+                                  std::string::npos ||
+                              t.read.reason.find("owned by root:root with mode 0600") ==
+                                  std::string::npos)
+                              return 2;
+                          // Found in processing/ at a later start: the same reason, not an error.
+                          if (::rename((root / "incoming" / "later").c_str(),
+                                       (root / "processing" / "later").c_str()) != 0)
+                              return 3;
+                          auto r = sp.read_claimed("later", 65536);
+                          return !r.ok && r.reason.find("may not read the entry") !=
+                                              std::string::npos
+                                     ? 0
+                                     : 4;
+                      }),
               0);
     EXPECT_TRUE(fs::exists(root / "processing" / "secret"));
     fs::remove_all(root);
@@ -250,16 +261,15 @@ TEST(SpoolAccess, AMemberEnqueuesEntriesTheDaemonCanReadWhateverItsUmask) {
     spool_owner o{::geteuid(), ::getegid(), producers};
     const spool sp(root.string());
     sp.ensure_layout(o);
-    EXPECT_EQ(as_user(
-                  nobody,
-                  [&] {
-                      if (!drop_permission_problem(root.string()).empty()) return 1;
-                      ::umask(077);
-                      std::vector<std::string> done;
-                      sp.enqueue({{"e1", "ds1\n"}, {"e2", "ds2\n"}}, done);
-                      return done == std::vector<std::string>{"e1", "e2"} ? 0 : 2;
-                  },
-                  {producers}),
+    EXPECT_EQ(as_user(nobody,
+                      [&] {
+                          if (!drop_permission_problem(root.string()).empty()) return 1;
+                          ::umask(077);
+                          std::vector<std::string> done;
+                          sp.enqueue({{"e1", "ds1\n"}, {"e2", "ds2\n"}}, done);
+                          return done == std::vector<std::string>{"e1", "e2"} ? 0 : 2;
+                      },
+                      {producers}),
               0);
     for (const char* name : {"e1", "e2"}) {
         const auto p = root / "incoming" / name;
@@ -268,7 +278,7 @@ TEST(SpoolAccess, AMemberEnqueuesEntriesTheDaemonCanReadWhateverItsUmask) {
     }
     EXPECT_TRUE(fs::is_empty(root / "tmp"));
     // Not a member: refused before anything is written.
-    EXPECT_EQ(as_user(nobody, [&] { return drop_permission_problem(root.string()).empty() ? 1 : 0; }),
-              0);
+    EXPECT_EQ(
+        as_user(nobody, [&] { return drop_permission_problem(root.string()).empty() ? 1 : 0; }), 0);
     fs::remove_all(root);
 }
