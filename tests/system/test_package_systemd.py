@@ -212,11 +212,12 @@ class InstalledPackage(unittest.TestCase):
         ct.run(f"printf 'ds-alice-readonly\\n' > {SPOOL}/prod/tmp/ro-alice && "
                f"chmod 640 {SPOOL}/prod/tmp/ro-alice && "
                f"mv {SPOOL}/prod/tmp/ro-alice {SPOOL}/prod/incoming/", user="alice")
-        # The fix the failure below advises, for a file mktemp made: the group, and g+rw.
+        # The fix the failure below advises, for a file install -m made (its ACL replaced by
+        # the mode): the group, and g+rw; the daemon reads it as a member of the group.
         self.datasets.append("ds-alice-fixed")
-        ct.run(f"f=$(mktemp -p {SPOOL}/prod/tmp) && echo ds-alice-fixed > $f && "
-               f"chgrp {GROUP} $f && chmod g+rw $f && mv $f {SPOOL}/prod/incoming/fixed-alice",
-               user="alice")
+        ct.run(f"echo ds-alice-fixed > /tmp/fx && install -m 600 /tmp/fx {SPOOL}/prod/tmp/fx && "
+               f"chgrp {GROUP} {SPOOL}/prod/tmp/fx && chmod g+rw {SPOOL}/prod/tmp/fx && "
+               f"mv {SPOOL}/prod/tmp/fx {SPOOL}/prod/incoming/fixed-alice", user="alice")
         # An explicit mode 0600 (mktemp) defeats the ACL: the entry fails, with the fix.
         ct.run(f"f=$(mktemp -p {SPOOL}/prod/tmp) && echo ds-alice-strict > $f && "
                f"mv $f {SPOOL}/prod/incoming/strict-alice", user="alice")
