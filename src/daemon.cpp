@@ -8,6 +8,7 @@
 #include "metrics.hpp"
 #include "metrics_server.hpp"
 #include "proxy.hpp"
+#include "reload_plan.hpp"
 #include "sd_notify.hpp"
 #include "send_gate.hpp"
 #include "spool.hpp"
@@ -602,13 +603,14 @@ asio::awaitable<void> daemon_impl::reload() {
 
 asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
     config& n = next.cfg;
+    std::vector<running_queue> running;
+    for (const auto& q : queues_) running.push_back({&q->cfg, q->retired});
+    const reload_plan plan = plan_reload(cfg_, running, n);
     // First everything that can fail, before anything changes: new spools must be usable and
     // a new metrics address must be free.
-    std::map<std::string, queue_state*> by_spool;
-    for (auto& q : queues_) by_spool[spool_identity(q->cfg.spool)] = q.get();
-    for (const auto& qc : n.queues) {
-        const auto it = by_spool.find(spool_identity(qc.spool));
-        if (it != by_spool.end() && !it->second->retired) continue;
+    for (std::size_t i = 0; i < n.queues.size(); ++i) {
+        if (!plan.queues[i].starts()) continue;
+        const queue_config& qc = n.queues[i];
         const std::string dir = qc.spool;
         std::vector<std::string> layout_warnings;
         const auto prepare = [dir, &layout_warnings] {
@@ -648,15 +650,7 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
     }
     if (!next.errors.empty() || stopping_) co_return false;
 
-    std::vector<std::string> changed;
-    if (!(n.platform == cfg_.platform)) changed.push_back("platform");
-    if (!(n.auth == cfg_.auth)) changed.push_back("auth");
-    if (!(n.tls == cfg_.tls)) changed.push_back("tls");
-    if (!(n.http == cfg_.http)) changed.push_back("http");
-    if (!(n.retry == cfg_.retry)) changed.push_back("retry");
-    if (!(n.queues == cfg_.queues)) changed.push_back("queues");
-    if (!(n.log == cfg_.log)) changed.push_back("log");
-    if (!(n.metrics == cfg_.metrics)) changed.push_back("metrics");
+    std::vector<std::string> changed = plan.changed;
 
     log_.set_config(n.log);
     if (tokens_.reconfigure(n.auth, std::move(next.secret))) changed.push_back("secret");
@@ -670,35 +664,33 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
         metrics_server_ = std::move(new_metrics);
     }
 
-    // Queues are matched by spool directory: one that stays keeps its pending entries.
-    std::vector<queue_state*> added;
-    std::set<queue_state*> kept;
+    // Queues are matched by spool directory: one that stays keeps its pending entries. The
+    // removed ones are retired first, while `plan`'s indices still name queues_ as it was.
     std::string added_names, removed_names;
-    for (const auto& qc : n.queues) {
-        const auto it = by_spool.find(spool_identity(qc.spool));
+    for (const std::size_t i : plan.removed) {
+        queue_state& q = *queues_[i];
+        q.retired = true;
+        work_.retire(q.index);
+        if (watcher_ && q.watch >= 0) watcher_->remove_watch(q.watch);
+        q.watch = -1;
+        removed_names += (removed_names.empty() ? "" : ",") + q.cfg.name;
+    }
+    std::vector<queue_state*> added;
+    for (std::size_t i = 0; i < n.queues.size(); ++i) {
+        const auto& p = plan.queues[i];
         queue_state* q = nullptr;
-        if (it != by_spool.end()) {
-            q = it->second;
-            q->cfg = qc;
-            if (q->retired) {
+        if (p.running) {
+            q = queues_[*p.running].get();
+            q->cfg = n.queues[i];
+            if (p.revived) {
                 q->retired = false;
                 work_.revive(q->index);
-                added.push_back(q);
             }
         } else {
-            queues_.push_back(std::make_unique<queue_state>(work_.add_queue(), qc));
+            queues_.push_back(std::make_unique<queue_state>(work_.add_queue(), n.queues[i]));
             q = queues_.back().get();
-            added.push_back(q);
         }
-        kept.insert(q);
-    }
-    for (auto& q : queues_) {
-        if (q->retired || kept.count(q.get())) continue;
-        q->retired = true;
-        work_.retire(q->index);
-        if (watcher_ && q->watch >= 0) watcher_->remove_watch(q->watch);
-        q->watch = -1;
-        removed_names += (removed_names.empty() ? "" : ",") + q->cfg.name;
+        if (p.starts()) added.push_back(q);
     }
     for (auto* q : added) added_names += (added_names.empty() ? "" : ",") + q->cfg.name;
 
@@ -714,7 +706,7 @@ asio::awaitable<bool> daemon_impl::apply(checked_config& next) {
                                          {"changed", what.empty() ? "nothing" : what},
                                          {"queues_added", added_names},
                                          {"queues_removed", removed_names},
-                                         {"queues", kept.size()},
+                                         {"queues", n.queues.size()},
                                          {"concurrency", cfg_.http.concurrency}});
     for (auto* q : added) {
         try {
