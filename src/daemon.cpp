@@ -8,6 +8,7 @@
 #include "metrics.hpp"
 #include "metrics_server.hpp"
 #include "proxy.hpp"
+#include "random_id.hpp"
 #include "reload_plan.hpp"
 #include "sd_notify.hpp"
 #include "send_gate.hpp"
@@ -33,7 +34,6 @@
 #include <random>
 #include <set>
 #include <sys/inotify.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -104,21 +104,7 @@ std::uint64_t resident_bytes() {
 }
 }  // namespace
 
-std::string new_external_id() {
-    unsigned char bytes[16];
-    std::size_t got = 0;
-    while (got < sizeof bytes) {
-        const auto n = ::getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n > 0) got += static_cast<std::size_t>(n);
-    }
-    static const char* hex = "0123456789abcdef";
-    std::string id = "aepb-";
-    for (unsigned char b : bytes) {
-        id += hex[b >> 4];
-        id += hex[b & 15];
-    }
-    return id;
-}
+std::string new_external_id() { return "aepb-" + random_hex(16); }
 
 struct queue_state {
     std::size_t index;

@@ -1,14 +1,13 @@
 #include "enqueue.hpp"
 
 #include "exit_codes.hpp"
+#include "random_id.hpp"
 #include "spool.hpp"
 #include "spool_access.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <ostream>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,14 +20,9 @@ std::string new_entry_name() {
     gmtime_r(&t, &tm);
     char stamp[32];
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    // Without random bits (getrandom refused) the time, pid and counter still keep names apart.
-    unsigned char rnd[4] = {};
-    if (::getrandom(rnd, sizeof rnd, 0) != static_cast<ssize_t>(sizeof rnd))
-        std::fill_n(rnd, sizeof rnd, 0);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%s-%d-%u-%02x%02x%02x%02x", stamp, static_cast<int>(::getpid()),
-                  counter++, rnd[0], rnd[1], rnd[2], rnd[3]);
-    return buf;
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s-%d-%u-", stamp, static_cast<int>(::getpid()), counter++);
+    return buf + random_hex(4);
 }
 
 int run_enqueue(const config& cfg, const std::optional<std::string>& queue,

@@ -1,5 +1,6 @@
 #include "spool.hpp"
 
+#include "random_id.hpp"
 #include "spool_access.hpp"
 
 #include <boost/json/parse.hpp>
@@ -15,7 +16,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -162,13 +162,7 @@ std::string derive_external_id(const file_identity& incoming_dir, const file_ide
         EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len < 16) {
         throw spool_error("cannot compute SHA-256 for an externalId");
     }
-    static const char* hex = "0123456789abcdef";
-    std::string id = "aepb-";
-    for (unsigned i = 0; i < 16; ++i) {
-        id += hex[md[i] >> 4];
-        id += hex[md[i] & 15];
-    }
-    return id;
+    return "aepb-" + to_hex(md, 16);
 }
 
 spool::spool(std::string root) : root_(std::move(root)) {
@@ -201,21 +195,6 @@ namespace {
 constexpr const char* run_marker_prefix = ".aep-batchd-run.";
 constexpr const char* doubt_file = ".aep-batchd-doubt";
 
-std::string random_hex(std::size_t bytes) {
-    std::string raw(bytes, '\0');
-    std::size_t got = 0;
-    while (got < bytes) {
-        const auto n = ::getrandom(raw.data() + got, bytes - got, 0);
-        if (n > 0) got += static_cast<std::size_t>(n);
-    }
-    static const char* hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : raw) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    }
-    return out;
-}
 
 // True when someone holds the marker's lock (a live run), false when nobody does.
 bool marker_held(const std::string& path) {
