@@ -195,7 +195,6 @@ namespace {
 constexpr const char* run_marker_prefix = ".aep-batchd-run.";
 constexpr const char* doubt_file = ".aep-batchd-doubt";
 
-
 // True when someone holds the marker's lock (a live run), false when nobody does.
 bool marker_held(const std::string& path) {
     fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
