@@ -175,7 +175,7 @@ std::string spool::path(const char* sub, const std::string& name) const {
 
 std::vector<std::string> spool::ensure_layout(const spool_owner& owner) const {
     auto warnings = make_spool_layout(root_, owner);
-    for (const char* sub : {"tmp", "incoming", "processing", "done", "failed"}) {
+    for (const char* sub : spool_directories) {
         const auto p = path(sub, "");
         struct stat st {};
         if (::lstat(p.c_str(), &st) != 0) throw_errno("cannot inspect", p, errno);

@@ -111,10 +111,10 @@ bool make_directory(const std::string& p, const spool_owner& o, gid_t group, mod
 }
 
 bool is_drop_dir(const char* sub) {
-    return std::strcmp(sub, "tmp") == 0 || std::strcmp(sub, "incoming") == 0;
+    for (const char* d : spool_drop_directories)
+        if (std::strcmp(sub, d) == 0) return true;
+    return false;
 }
-
-const char* const spool_subdirs[] = {"tmp", "incoming", "processing", "done", "failed"};
 
 }  // namespace
 
@@ -187,7 +187,7 @@ std::vector<std::string> make_spool_layout(const std::string& root, const spool_
     // and give it nothing.
     struct stat made {};
     const gid_t private_group = ::stat(root.c_str(), &made) == 0 ? made.st_gid : o.gid;
-    for (const char* sub : spool_subdirs) {
+    for (const char* sub : spool_directories) {
         const bool drop = shared && is_drop_dir(sub);
         make_directory(root + "/" + sub, o, drop ? *o.producers : (shared ? private_group : o.gid),
                        drop ? spool_drop_mode : (shared ? spool_private_mode : 0750), false, drop,
@@ -219,7 +219,7 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
                       ") cannot reach tmp/ and incoming/; fix: chgrp " + group + " " + root +
                       " && chmod " + octal(spool_pass_mode | S_ISGID) + " " + root);
     }
-    for (const char* sub : spool_subdirs) {
+    for (const char* sub : spool_directories) {
         const std::string p = root + "/" + sub;
         struct stat st {};
         if (::lstat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;  // made at start
@@ -258,7 +258,7 @@ std::vector<std::string> audit_spool_layout(const std::string& root,
 }
 
 std::string drop_permission_problem(const std::string& root) {
-    for (const char* sub : {"tmp", "incoming"}) {
+    for (const char* sub : spool_drop_directories) {
         const std::string p = root + "/" + sub;
         if (::faccessat(AT_FDCWD, p.c_str(), W_OK | X_OK, AT_EACCESS) == 0) continue;
         if (errno != EACCES && errno != EPERM) return {};  // not ours to say: the write tells

@@ -21,6 +21,11 @@ namespace aep {
 // The group whose members may drop entries (created by the package through sysusers.d).
 inline constexpr const char* producer_group = "aep-batchd-producers";
 
+// A spool's directories, and those of them producers drop into.
+inline constexpr const char* spool_directories[] = {"tmp", "incoming", "processing", "done",
+                                                    "failed"};
+inline constexpr const char* spool_drop_directories[] = {"tmp", "incoming"};
+
 // The accounts a spool's directories are made for.
 struct spool_owner {
     uid_t uid = 0;                   // the daemon's user: owns every directory
