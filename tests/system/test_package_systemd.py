@@ -11,11 +11,9 @@ import json
 import os
 import re
 import shutil
-import ssl
 import stat
 import subprocess
 import sys
-import time
 import unittest
 import urllib.request
 from pathlib import Path
