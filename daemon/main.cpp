@@ -1,13 +1,13 @@
 // aep-batchd's entry point: parse arguments, load and check the config, run the daemon, map the
 // outcome to an exit code. Everything else lives in src/.
-#include "config.hpp"
-#include "config_check.hpp"
-#include "daemon.hpp"
-#include "enqueue.hpp"
-#include "https_client.hpp"
-#include "log.hpp"
-#include "proxy.hpp"
-#include "token_provider.hpp"
+#include "config/config.hpp"
+#include "app/config_check.hpp"
+#include "app/daemon.hpp"
+#include "app/enqueue.hpp"
+#include "io/https_client.hpp"
+#include "io/log.hpp"
+#include "config/proxy.hpp"
+#include "aep/token_provider.hpp"
 
 #include <csignal>
 #include <cstdio>

@@ -1,5 +1,5 @@
 // aep-emulator's entry point: flags to options, then one io_context until SIGTERM/SIGINT.
-#include "config.hpp"
+#include "config/config.hpp"
 #include "emulator.hpp"
 
 #include <boost/asio/signal_set.hpp>

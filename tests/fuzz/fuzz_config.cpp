@@ -1,5 +1,5 @@
 // Config parsing and validation: any YAML text. Invariant: no crash, and errors name a cause.
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -1,5 +1,5 @@
 // Spool entry parsing: any bytes a writer drops. Invariant: an accepted entry round-trips.
-#include "entry.hpp"
+#include "aep/entry.hpp"
 
 #include <cstdint>
 #include <cstdlib>

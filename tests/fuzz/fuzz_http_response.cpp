@@ -1,7 +1,7 @@
 // HTTP responses from the API: status line, headers (Retry-After, x-request-id) and body, fed
 // through the same Beast parser limits the client uses, then classified as a create answer and
 // as a Catalog look-up.
-#include "batch_api.hpp"
+#include "aep/batch_api.hpp"
 
 #include <boost/beast/core/buffers_prefix.hpp>
 #include <boost/beast/http/parser.hpp>

@@ -1,5 +1,5 @@
 // inotify record decoding: never reads past the buffer, whatever the lengths claim.
-#include "inotify_decode.hpp"
+#include "io/inotify_decode.hpp"
 
 #include <cstdint>
 #include <cstdlib>

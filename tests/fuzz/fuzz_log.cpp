@@ -1,6 +1,6 @@
 // Log injection: whatever a file name or a server puts in a value, a text log line stays one
 // line and a JSON log line stays one valid JSON object.
-#include "log.hpp"
+#include "io/log.hpp"
 
 #include <boost/json/parse.hpp>
 

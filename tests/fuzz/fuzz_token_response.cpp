@@ -1,6 +1,6 @@
 // IMS token answers: two bytes of status, then the body. Invariant: a token is only ever
 // returned on success, and never appears in the message meant for logs.
-#include "ims.hpp"
+#include "aep/ims.hpp"
 
 #include <cstdint>
 #include <cstdlib>

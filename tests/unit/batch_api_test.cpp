@@ -1,4 +1,4 @@
-#include "batch_api.hpp"
+#include "aep/batch_api.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,4 +1,4 @@
-#include "endpoint.hpp"
+#include "config/endpoint.hpp"
 
 #include <gtest/gtest.h>
 

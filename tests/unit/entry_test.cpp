@@ -1,4 +1,4 @@
-#include "entry.hpp"
+#include "aep/entry.hpp"
 
 #include <gtest/gtest.h>
 

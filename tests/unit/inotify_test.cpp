@@ -1,4 +1,4 @@
-#include "inotify_watcher.hpp"
+#include "io/inotify_watcher.hpp"
 
 #include <gtest/gtest.h>
 

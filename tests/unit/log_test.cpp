@@ -1,4 +1,4 @@
-#include "log.hpp"
+#include "io/log.hpp"
 
 #include <boost/json/parse.hpp>
 

@@ -1,4 +1,4 @@
-#include "metrics.hpp"
+#include "io/metrics.hpp"
 
 #include <gtest/gtest.h>
 

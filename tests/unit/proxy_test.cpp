@@ -1,4 +1,4 @@
-#include "proxy.hpp"
+#include "config/proxy.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The one hex encoder and random source (random_id).
-#include "random_id.hpp"
+#include "io/random_id.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The reload decision (reload_plan): which sections changed, and which queues are kept, added,
 // revived or removed, stepped with configurations built by hand.
-#include "reload_plan.hpp"
+#include "policy/reload_plan.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "sd_notify.hpp"
+#include "io/sd_notify.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "send_gate.hpp"
+#include "policy/send_gate.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
 // The producer model (spool_access): the directories a spool is made with, the audit of an
 // existing one, who may drop entries, and what happens to an entry the daemon may not read.
 // The permission cases run a child process as an unprivileged user (the suite runs as root).
-#include "spool_access.hpp"
+#include "io/spool_access.hpp"
 
-#include "spool.hpp"
+#include "io/spool.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "spool.hpp"
+#include "io/spool.hpp"
 
 #include <boost/json/parse.hpp>
 

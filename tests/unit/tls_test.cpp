@@ -1,4 +1,4 @@
-#include "https_client.hpp"
+#include "io/https_client.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>

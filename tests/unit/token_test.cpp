@@ -1,5 +1,5 @@
-#include "token_provider.hpp"
-#include "token_schedule.hpp"
+#include "aep/token_provider.hpp"
+#include "aep/token_schedule.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "work_queue.hpp"
+#include "policy/work_queue.hpp"
 
 #include <gtest/gtest.h>
 

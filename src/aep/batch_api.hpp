@@ -1,0 +1,88 @@
+// The Batch Ingestion API's "create batch" call as pure functions: the request we send and
+// what an answer means. Owns: headers, body (validated against IngestBatch), classification.
+// Does not own: transport (https_client) or what to do next (daemon). Pure.
+#pragma once
+
+#include "config/config.hpp"
+#include "config/endpoint.hpp"
+#include "aep/entry.hpp"
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace aep {
+
+namespace http = boost::beast::http;
+
+// {"datasetId", "inputFormat", "externalId", "tags"?}. The entry's own inputFormat wins over
+// the queue default. external_id must be set.
+std::string create_batch_body(const batch_entry& e, const input_format& queue_default);
+
+// POST {import_url}/batches with exactly accept, content-type, Authorization, x-api-key,
+// x-gw-ims-org-id and x-sandbox-name (Host and Content-Length are added by the transport).
+http::request<http::string_body> create_batch_request(const endpoint& import_ep,
+                                                      const platform_config& platform,
+                                                      const std::string& sandbox,
+                                                      const std::string& token, std::string body);
+
+struct create_result {
+    enum class kind {
+        created,       // 201 with a batch id
+        unauthorized,  // 401: the token was refused
+        transient,     // 408, 429, 5xx: may succeed later
+        permanent,     // other 4xx: will not succeed as sent
+        ambiguous,     // a 201 we cannot read, or another status we do not know
+    } outcome = kind::ambiguous;
+    std::string batch_id;
+    std::string stage_path;  // tags.acp_stagePath[0]; empty when absent
+    std::string status;      // the batch's status, e.g. "loading"
+    std::string dataset_id;  // relatedObjects' dataSet id, when the answer names one
+    std::string response;    // the batch as compact JSON text (the 201 body, or Catalog's)
+    std::string reason;      // why, for anything but created
+    std::optional<std::chrono::milliseconds> retry_after;  // when the server said
+};
+
+// The done record of a created batch: one line of JSON (with its newline), with the fields
+// the README documents, in that order. `response` is embedded as the JSON text it is. Strings
+// are escaped; `entry` may hold any bytes (invalid UTF-8 becomes U+FFFD).
+struct done_record_fields {
+    std::string_view queue, entry, dataset_id, external_id, created_at;
+    int attempts = 0;
+    bool recovered = false;
+};
+std::string done_record_text(const done_record_fields& f, const create_result& r);
+
+create_result classify_create_response(unsigned status, std::string_view body,
+                                       std::string_view retry_after_header,
+                                       std::chrono::system_clock::time_point now);
+
+// GET {catalog_url}/batches?externalId=... with the API headers: finds a batch created by an
+// earlier request whose outcome we could not see.
+http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_ep,
+                                                        const platform_config& platform,
+                                                        const std::string& sandbox,
+                                                        const std::string& token,
+                                                        const std::string& external_id);
+
+struct lookup_result {
+    enum class kind { found, not_found, unauthorized, error } outcome = kind::error;
+    create_result batch;  // when found: batch_id, stage_path, status, response
+    std::string reason;   // when error
+};
+// Catalog answers an object keyed by batch id; only a batch whose externalId matches counts.
+lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
+                                   std::string_view external_id);
+
+// Retry-After as delta-seconds or an HTTP-date; nullopt when absent or unreadable.
+std::optional<std::chrono::milliseconds> parse_retry_after(
+    std::string_view value, std::chrono::system_clock::time_point now);
+
+// A printable excerpt of a response body for error records: the first 4 KiB.
+std::string body_excerpt(std::string_view body);
+
+}  // namespace aep

@@ -1,0 +1,30 @@
+// Everything the daemon needs before it can run, loaded and checked in one go: the YAML file,
+// the client secret, the TLS files and the proxy settings. Used by --check, by start-up and by
+// a reload (SIGHUP), so all three accept and refuse exactly the same things.
+// Owns: collecting every problem into one list. Does no I/O beyond reading those files.
+#pragma once
+
+#include "config/config.hpp"
+#include "config/proxy.hpp"
+
+#include <boost/asio/ssl/context.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace aep {
+
+struct checked_config {
+    config cfg;
+    std::string secret;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // built from cfg.tls
+    proxy_settings proxy;
+    std::vector<std::string> errors;    // each names its key, file or variable
+    std::vector<std::string> warnings;  // things that work but deserve attention
+    bool ok() const { return errors.empty(); }
+};
+
+checked_config load_checked_config(const std::string& path);
+
+}  // namespace aep

@@ -1,0 +1,286 @@
+// The only file that knows yaml-cpp: turns YAML text into the config aggregate, reporting
+// unknown keys and wrong types with their key paths, then runs validate().
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace aep {
+namespace {
+
+class reader {
+  public:
+    explicit reader(validation_result& r) : r_(r) {}
+
+    // Reports keys of `node` not in `allowed`; returns false when node is not a map.
+    bool check_map(const YAML::Node& node, const std::string& path,
+                   std::initializer_list<const char*> allowed) {
+        // A section whose keys are all commented out is empty, not wrong.
+        if (node.IsNull()) return false;
+        if (!node.IsMap()) {
+            error(path, "must be a mapping");
+            return false;
+        }
+        std::set<std::string> ok(allowed.begin(), allowed.end());
+        for (const auto& kv : node) {
+            const std::string key = kv.first.Scalar();
+            if (!ok.count(key)) {
+                std::string known;
+                for (const auto* k : allowed) known += std::string(known.empty() ? "" : ", ") + k;
+                error(join(path, key), "unknown key (known keys: " + known + ")");
+            }
+        }
+        return true;
+    }
+
+    void str(const YAML::Node& parent, const std::string& path, const char* key, std::string& out) {
+        const auto n = parent[key];
+        if (!n) return;
+        if (!n.IsScalar()) return error(join(path, key), "must be a string");
+        out = n.Scalar();
+    }
+
+    void integer(const YAML::Node& parent, const std::string& path, const char* key, int& out) {
+        const auto n = parent[key];
+        if (!n) return;
+        try {
+            if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
+            out = n.as<int>();
+        } catch (const YAML::Exception&) {
+            error(join(path, key), "must be an integer");
+        }
+    }
+
+    void boolean(const YAML::Node& parent, const std::string& path, const char* key,
+                 std::optional<bool>& out) {
+        const auto n = parent[key];
+        if (!n) return;
+        try {
+            if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
+            out = n.as<bool>();
+        } catch (const YAML::Exception&) {
+            error(join(path, key), "must be true or false");
+        }
+    }
+
+    void boolean(const YAML::Node& parent, const std::string& path, const char* key, bool& out) {
+        std::optional<bool> v;
+        boolean(parent, path, key, v);
+        if (v) out = *v;
+    }
+
+    void duration(const YAML::Node& parent, const std::string& path, const char* key,
+                  std::chrono::milliseconds& out) {
+        const auto n = parent[key];
+        if (!n) return;
+        auto d = n.IsScalar() ? parse_duration(n.Scalar()) : std::nullopt;
+        if (!d) return error(join(path, key), "must be a duration such as 250ms, 30s, 5m or 1h");
+        out = *d;
+    }
+
+    void string_list(const YAML::Node& parent, const std::string& path, const char* key,
+                     std::vector<std::string>& out) {
+        const auto n = parent[key];
+        if (!n) return;
+        if (!n.IsSequence()) return error(join(path, key), "must be a list of strings");
+        out.clear();
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            if (!n[i].IsScalar()) {
+                error(join(path, key) + "[" + std::to_string(i) + "]", "must be a string");
+            } else {
+                out.push_back(n[i].Scalar());
+            }
+        }
+    }
+
+    void input_fmt(const YAML::Node& parent, const std::string& path, input_format& out) {
+        const auto n = parent["input_format"];
+        if (!n) return;
+        const std::string p = join(path, "input_format");
+        if (!check_map(n, p, {"format", "is_multi_line_json"})) return;
+        std::string f = out.format;
+        str(n, p, "format", f);
+        auto norm = normalize_format(f);
+        out.format = norm ? *norm : f;  // validate() reports an unknown format
+        boolean(n, p, "is_multi_line_json", out.is_multi_line_json);
+    }
+
+    void error(const std::string& path, const std::string& message) {
+        r_.errors.push_back({path, message});
+    }
+
+    static std::string join(const std::string& path, const std::string& key) {
+        return path.empty() ? key : path + "." + key;
+    }
+
+  private:
+    validation_result& r_;
+};
+
+void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
+    reader rd(r);
+    if (!root || root.IsNull()) {
+        rd.error("", "the configuration is empty");
+        return;
+    }
+    if (!rd.check_map(root, "",
+                      {"platform", "auth", "tls", "http", "retry", "queues", "log", "metrics"}))
+        return;
+
+    if (auto n = root["platform"];
+        n && rd.check_map(n, "platform", {"import_url", "catalog_url", "org_id", "api_key"})) {
+        rd.str(n, "platform", "import_url", cfg.platform.import_url);
+        rd.str(n, "platform", "catalog_url", cfg.platform.catalog_url);
+        rd.str(n, "platform", "org_id", cfg.platform.org_id);
+        rd.str(n, "platform", "api_key", cfg.platform.api_key);
+    } else if (!n) {
+        rd.error("platform", "is required");
+    }
+
+    if (auto n = root["auth"];
+        n && rd.check_map(n, "auth",
+                          {"token_url", "client_id", "client_secret_file", "client_secret_env",
+                           "scopes", "refresh_margin"})) {
+        rd.str(n, "auth", "token_url", cfg.auth.token_url);
+        rd.str(n, "auth", "client_id", cfg.auth.client_id);
+        rd.str(n, "auth", "client_secret_file", cfg.auth.client_secret_file);
+        rd.str(n, "auth", "client_secret_env", cfg.auth.client_secret_env);
+        rd.string_list(n, "auth", "scopes", cfg.auth.scopes);
+        rd.duration(n, "auth", "refresh_margin", cfg.auth.refresh_margin);
+    } else if (!n) {
+        rd.error("auth", "is required");
+    }
+    if (!root["queues"]) {
+        rd.error("queues", "is required: list at least one queue");
+    }
+
+    if (auto n = root["tls"];
+        n && rd.check_map(n, "tls", {"ca_file", "client_cert", "client_key"})) {
+        rd.str(n, "tls", "ca_file", cfg.tls.ca_file);
+        rd.str(n, "tls", "client_cert", cfg.tls.client_cert);
+        rd.str(n, "tls", "client_key", cfg.tls.client_key);
+    }
+
+    if (auto n = root["http"];
+        n && rd.check_map(n, "http",
+                          {"concurrency", "request_timeout", "rate_limit", "proxy",
+                           "proxy_credentials_file", "no_proxy", "stop_grace"})) {
+        rd.integer(n, "http", "concurrency", cfg.http.concurrency);
+        rd.duration(n, "http", "stop_grace", cfg.http.stop_grace);
+        rd.str(n, "http", "proxy", cfg.http.proxy);
+        rd.str(n, "http", "proxy_credentials_file", cfg.http.proxy_credentials_file);
+        rd.string_list(n, "http", "no_proxy", cfg.http.no_proxy);
+        rd.integer(n, "http", "rate_limit", cfg.http.rate_limit);
+        rd.duration(n, "http", "request_timeout", cfg.http.request_timeout);
+    }
+
+    if (auto n = root["retry"];
+        n &&
+        rd.check_map(n, "retry", {"max_attempts", "initial_backoff", "max_backoff", "max_age"})) {
+        rd.integer(n, "retry", "max_attempts", cfg.retry.max_attempts);
+        rd.duration(n, "retry", "initial_backoff", cfg.retry.initial_backoff);
+        rd.duration(n, "retry", "max_backoff", cfg.retry.max_backoff);
+        rd.duration(n, "retry", "max_age", cfg.retry.max_age);
+    }
+
+    if (auto n = root["queues"]; n) {
+        if (!n.IsSequence()) {
+            rd.error("queues", "must be a list of queues");
+        } else {
+            for (std::size_t i = 0; i < n.size(); ++i) {
+                const std::string p = "queues[" + std::to_string(i) + "]";
+                queue_config q;
+                if (rd.check_map(n[i], p, {"name", "spool", "sandbox", "input_format"})) {
+                    rd.str(n[i], p, "name", q.name);
+                    rd.str(n[i], p, "spool", q.spool);
+                    rd.str(n[i], p, "sandbox", q.sandbox);
+                    rd.input_fmt(n[i], p, q.default_input_format);
+                }
+                cfg.queues.push_back(std::move(q));
+            }
+        }
+    }
+
+    if (auto n = root["metrics"]; n && rd.check_map(n, "metrics", {"listen", "stall_after"})) {
+        rd.str(n, "metrics", "listen", cfg.metrics.listen);
+        rd.duration(n, "metrics", "stall_after", cfg.metrics.stall_after);
+    }
+
+    if (auto n = root["log"]; n && rd.check_map(n, "log", {"format", "level", "journal_fields"})) {
+        std::string format = "text", level = "info";
+        rd.boolean(n, "log", "journal_fields", cfg.log.journal_fields);
+        rd.str(n, "log", "format", format);
+        rd.str(n, "log", "level", level);
+        if (format == "text") {
+            cfg.log.format = log_format::text;
+        } else if (format == "json") {
+            cfg.log.format = log_format::json;
+        } else {
+            rd.error("log.format", "must be text or json");
+        }
+        if (level == "debug") {
+            cfg.log.level = log_level::debug;
+        } else if (level == "info") {
+            cfg.log.level = log_level::info;
+        } else if (level == "warning" || level == "warn") {
+            cfg.log.level = log_level::warning;
+        } else if (level == "error") {
+            cfg.log.level = log_level::error;
+        } else {
+            rd.error("log.level", "must be one of debug, info, warning, error");
+        }
+    }
+}
+
+}  // namespace
+
+load_result parse_config_text(const std::string& yaml_text) {
+    load_result out;
+    YAML::Node root;
+    try {
+        root = YAML::Load(yaml_text);
+    } catch (const YAML::Exception& e) {
+        out.validation.errors.push_back({"", "YAML syntax error at line " +
+                                                 std::to_string(e.mark.line + 1) + ", column " +
+                                                 std::to_string(e.mark.column + 1) + ": " + e.msg});
+        return out;
+    }
+    validation_result shape;
+    try {
+        read_config(root, out.cfg, shape);
+    } catch (const YAML::Exception& e) {
+        shape.errors.push_back({"", std::string("unreadable configuration: ") + e.msg});
+    }
+    // Shape errors first, then the semantic rules, minus any that repeat a key already reported.
+    auto semantic = validate(out.cfg);
+    out.validation = shape;
+    out.validation.warnings = semantic.warnings;
+    for (auto& e : semantic.errors) {
+        bool repeated = false;
+        for (const auto& s : shape.errors)
+            repeated = repeated || (!e.path.empty() && s.path == e.path);
+        if (!repeated) out.validation.errors.push_back(std::move(e));
+    }
+    return out;
+}
+
+load_result load_config(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        load_result out;
+        out.validation.errors.push_back({"", path + ": cannot read the configuration file"});
+        return out;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto out = parse_config_text(ss.str());
+    for (auto& e : out.validation.errors) {
+        if (e.path.empty()) e.message = path + ": " + e.message;
+    }
+    return out;
+}
+
+}  // namespace aep

@@ -1,0 +1,190 @@
+#include "io/metrics.hpp"
+
+#include <charconv>
+
+namespace aep {
+
+void histogram::observe(double value) {
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+        if (value <= bounds[i]) ++buckets_[i];
+    }
+    ++buckets_[bounds.size()];
+    sum_ += value;
+    ++count_;
+}
+
+std::string status_class(unsigned status) {
+    if (status < 100 || status > 599) return "transport";
+    return std::to_string(status / 100) + "xx";
+}
+
+void metrics_counters::request(std::string_view kind, unsigned status, double seconds) {
+    ++requests_[{std::string(kind), status_class(status)}];
+    latency_[std::string(kind)].observe(seconds);
+}
+
+void metrics_counters::entry(const std::string& queue, outcome o) {
+    auto& q = queues_[queue];
+    ++(o == outcome::done ? q.done : q.failed);
+}
+
+void metrics_counters::retry(const std::string& queue) { ++queues_[queue].retries; }
+
+std::uint64_t metrics_counters::entries(const std::string& queue, outcome o) const {
+    const auto it = queues_.find(queue);
+    if (it == queues_.end()) return 0;
+    return o == outcome::done ? it->second.done : it->second.failed;
+}
+
+std::uint64_t metrics_counters::requests(std::string_view kind, std::string_view cls) const {
+    const auto it = requests_.find({std::string(kind), std::string(cls)});
+    return it == requests_.end() ? 0 : it->second;
+}
+
+std::string escape_label_value(std::string_view v) {
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '"') {
+            out += "\\\"";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+namespace {
+
+// The shortest text that reads back as the same double (0.025, not 0.025000000000000001).
+std::string num(double v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+}
+std::string num(std::uint64_t v) { return std::to_string(v); }
+
+struct writer {
+    std::string out;
+    void family(const char* name, const char* type, const char* help) {
+        out += "# HELP ";
+        out += name;
+        out += ' ';
+        out += help;
+        out += "\n# TYPE ";
+        out += name;
+        out += ' ';
+        out += type;
+        out += '\n';
+    }
+    void sample(std::string_view name, std::string_view labels, const std::string& value) {
+        out += name;
+        if (!labels.empty()) {
+            out += '{';
+            out += labels;
+            out += '}';
+        }
+        out += ' ';
+        out += value;
+        out += '\n';
+    }
+};
+
+std::string label(std::string_view key, std::string_view value) {
+    return std::string(key) + "=\"" + escape_label_value(value) + "\"";
+}
+
+}  // namespace
+
+std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
+    writer w;
+    w.family("aep_batchd_build_info", "gauge", "Always 1; the version is a label.");
+    w.sample("aep_batchd_build_info", label("version", g.version), "1");
+
+    w.family("aep_batchd_entries_total", "counter",
+             "Entries finished, by queue and outcome (done: batch created; failed: recorded in "
+             "failed/).");
+    for (const auto& [name, q] : c.queues_) {
+        w.sample("aep_batchd_entries_total", label("queue", name) + "," + label("outcome", "done"),
+                 num(q.done));
+        w.sample("aep_batchd_entries_total",
+                 label("queue", name) + "," + label("outcome", "failed"), num(q.failed));
+    }
+    w.family("aep_batchd_retries_total", "counter",
+             "Batch creations retried after a transient failure, by queue.");
+    for (const auto& [name, q] : c.queues_) {
+        w.sample("aep_batchd_retries_total", label("queue", name), num(q.retries));
+    }
+    w.family("aep_batchd_requests_total", "counter",
+             "API requests by kind (create, lookup) and status class (2xx..5xx, or transport "
+             "when no answer came).");
+    for (const auto& [key, n] : c.requests_) {
+        w.sample("aep_batchd_requests_total",
+                 label("kind", key.first) + "," + label("class", key.second), num(n));
+    }
+    w.family("aep_batchd_request_duration_seconds", "histogram",
+             "Time from sending an API request to its complete answer (or failure), by kind.");
+    for (const auto& [kind, h] : c.latency_) {
+        const auto& cum = h.cumulative();
+        for (std::size_t i = 0; i <= histogram::bounds.size(); ++i) {
+            const std::string le =
+                i < histogram::bounds.size() ? num(histogram::bounds[i]) : "+Inf";
+            w.sample("aep_batchd_request_duration_seconds_bucket",
+                     label("kind", kind) + "," + label("le", le), num(cum[i]));
+        }
+        w.sample("aep_batchd_request_duration_seconds_sum", label("kind", kind), num(h.sum()));
+        w.sample("aep_batchd_request_duration_seconds_count", label("kind", kind), num(h.count()));
+    }
+    w.family("aep_batchd_entries_in_flight", "gauge",
+             "Entries being processed now: taken from a queue, outcome not yet recorded.");
+    w.sample("aep_batchd_entries_in_flight", "", num(std::uint64_t{g.in_flight}));
+    w.family("aep_batchd_pending_entries", "gauge",
+             "Entries waiting in the daemon's queue (at most its pending cap; more may wait on "
+             "disk), by queue.");
+    for (const auto& q : g.queues) {
+        w.sample("aep_batchd_pending_entries", label("queue", q.name),
+                 num(std::uint64_t{q.pending}));
+    }
+    w.family("aep_batchd_oldest_pending_age_seconds", "gauge",
+             "How long the longest-waiting pending entry has been known to the daemon; 0 when "
+             "none waits.");
+    for (const auto& q : g.queues) {
+        w.sample("aep_batchd_oldest_pending_age_seconds", label("queue", q.name),
+                 num(q.oldest_pending_age_seconds));
+    }
+    w.family("aep_batchd_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last batch created; 0 when none yet.");
+    w.sample("aep_batchd_last_success_timestamp_seconds", "",
+             num(g.last_success_timestamp_seconds));
+    w.family("aep_batchd_token_refreshes_total", "counter",
+             "Access-token requests to IMS, by result.");
+    w.sample("aep_batchd_token_refreshes_total", label("result", "success"),
+             num(g.token_requests - g.token_failures));
+    w.sample("aep_batchd_token_refreshes_total", label("result", "failure"), num(g.token_failures));
+    w.family("aep_batchd_connections_opened_total", "counter", "TCP connections opened.");
+    w.sample("aep_batchd_connections_opened_total", "", num(g.connections_opened));
+    w.family("aep_batchd_tls_handshakes_total", "counter",
+             "TLS handshakes completed, by whether an earlier session was resumed.");
+    w.sample("aep_batchd_tls_handshakes_total", label("resumed", "false"),
+             num(g.tls_handshakes - g.tls_resumed));
+    w.sample("aep_batchd_tls_handshakes_total", label("resumed", "true"), num(g.tls_resumed));
+    w.family("aep_batchd_config_reloads_total", "counter", "Reloads (SIGHUP), by result.");
+    w.sample("aep_batchd_config_reloads_total", label("result", "success"),
+             num(g.reloads - g.reload_failures));
+    w.sample("aep_batchd_config_reloads_total", label("result", "failure"), num(g.reload_failures));
+    w.family("aep_batchd_healthy", "gauge", "1 when /healthz answers 200, else 0.");
+    w.sample("aep_batchd_healthy", "", g.healthy ? "1" : "0");
+    w.family("process_start_time_seconds", "gauge", "Start time of the process (Unix time).");
+    w.sample("process_start_time_seconds", "", num(g.start_time_seconds));
+    w.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+    w.sample("process_cpu_seconds_total", "", num(g.cpu_seconds));
+    w.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
+    w.sample("process_resident_memory_bytes", "", num(g.resident_memory_bytes));
+    return w.out;
+}
+
+}  // namespace aep

@@ -1,0 +1,731 @@
+#include "io/spool.hpp"
+
+#include "io/random_id.hpp"
+#include "io/spool_access.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+namespace aep {
+namespace {
+
+constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
+
+[[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
+    throw_spool_errno(what, path, err);
+}
+
+struct fd_guard {
+    int fd;
+    ~fd_guard() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+void write_all(int fd, const std::string& data, const std::string& path) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+        const auto n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot write", path, errno);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+}
+
+// Temporary files are ".<name>.<pid>.tmp": hidden from every scan, and owned by one process so
+// that a second daemon on the same spool never removes a live one at start.
+std::string temp_name(const std::string& dir, const std::string& name) {
+    return dir + "/." + name + "." + std::to_string(::getpid()) + ".tmp";
+}
+
+// Creates (or truncates) path with content and fsyncs it; removes it again on failure.
+void write_synced(const std::string& path, const std::string& content) {
+    fd_guard f{::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
+    if (f.fd < 0) throw_errno("cannot create", path, errno);
+    try {
+        write_all(f.fd, content, path);
+        if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
+    } catch (...) {
+        ::unlink(path.c_str());
+        throw;
+    }
+}
+
+// rename(2) that never replaces an existing target. Returns 0 or an errno value.
+int rename_noreplace(const std::string& from, const std::string& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    return errno;
+}
+
+// A file-name-safe form of a caller's unique token (an externalId may contain '/').
+std::string safe_suffix(const std::string& unique) {
+    std::string out;
+    for (char c : unique.substr(0, 128)) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_';
+        out += ok ? c : '_';
+    }
+    return out.empty() ? "x" : out;
+}
+
+// The identity a statx result gives; nullopt without a birth time.
+std::optional<file_identity> identity_of(const struct statx& sx) {
+    if (!(sx.stx_mask & STATX_BTIME)) return std::nullopt;
+    return file_identity{sx.stx_ino, static_cast<std::int64_t>(sx.stx_btime.tv_sec) * 1000000000 +
+                                         static_cast<std::int64_t>(sx.stx_btime.tv_nsec)};
+}
+
+// The identity of an open file or of dirfd/path; nullopt without a birth time.
+std::optional<file_identity> identity_at(int dirfd, const char* p, int flags) {
+    struct statx sx {};
+    if (::statx(dirfd, p, flags, STATX_INO | STATX_BTIME, &sx) != 0) return std::nullopt;
+    return identity_of(sx);
+}
+
+// fstat and identity_at(fd) in one system call (both on every entry taken). Of `st`, only
+// st_mode, st_nlink, st_ino, st_dev and st_size are filled: what take and read_claimed check.
+struct fd_status {
+    struct stat st {};
+    std::optional<file_identity> identity;
+};
+
+bool status_of(int fd, fd_status& out) {
+    struct statx sx {};
+    if (::statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &sx) != 0) return false;
+    out.st.st_mode = sx.stx_mode;
+    out.st.st_nlink = sx.stx_nlink;
+    out.st.st_ino = sx.stx_ino;
+    out.st.st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    out.st.st_size = static_cast<off_t>(sx.stx_size);
+    out.identity = identity_of(sx);
+    return true;
+}
+
+}  // namespace
+
+void throw_spool_errno(const std::string& what, const std::string& path, int err) {
+    throw spool_error(what + " " + path + ": " + std::strerror(err), err);
+}
+
+void fsync_directory(const std::string& dir) {
+    fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd < 0) throw_errno("cannot open directory", dir, errno);
+    if (::fsync(d.fd) != 0) throw_errno("cannot sync directory", dir, errno);
+}
+
+void sync_file(const std::string& path) {
+    fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) throw_errno("cannot open", path, errno);
+    if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
+}
+
+std::string derive_external_id(const file_identity& incoming_dir, const file_identity& file) {
+    // SHA-256 over a fixed layout (little-endian integers), truncated to 128 bits.
+    unsigned char in[8 + 4 * 8];
+    std::memcpy(in, "aepbxid1", 8);
+    const std::uint64_t fields[4] = {incoming_dir.ino,
+                                     static_cast<std::uint64_t>(incoming_dir.born_ns), file.ino,
+                                     static_cast<std::uint64_t>(file.born_ns)};
+    for (int i = 0; i < 4; ++i) {
+        for (int b = 0; b < 8; ++b)
+            in[8 + i * 8 + b] = static_cast<unsigned char>(fields[i] >> (8 * b));
+    }
+    // The algorithm is fetched once and each thread keeps its context: a one-shot EVP_Digest
+    // looks SHA-256 up in OpenSSL 3's provider tables and builds a context every time, which
+    // cost several times the hashing itself (one per entry taken).
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
+                                                                              EVP_MD_CTX_free);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!sha256 || !ctx || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), in, sizeof in) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len < 16) {
+        throw spool_error("cannot compute SHA-256 for an externalId");
+    }
+    return "aepb-" + to_hex(md, 16);
+}
+
+spool::spool(std::string root) : root_(std::move(root)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+std::string spool::path(const char* sub, const std::string& name) const {
+    return root_ + "/" + sub + (name.empty() ? "" : "/" + name);
+}
+
+std::vector<std::string> spool::ensure_layout(const spool_owner& owner) const {
+    auto warnings = make_spool_layout(root_, owner);
+    for (const char* sub : spool_directories) {
+        const auto p = path(sub, "");
+        struct stat st {};
+        if (::lstat(p.c_str(), &st) != 0) throw_errno("cannot inspect", p, errno);
+        if (!S_ISDIR(st.st_mode)) throw spool_error(p + " exists but is not a directory");
+        if (owner.uid == ::geteuid() && ::access(p.c_str(), R_OK | W_OK | X_OK) != 0) {
+            throw_errno("no read/write access to", p, errno);
+        }
+    }
+    return warnings;
+}
+
+std::optional<file_identity> spool::incoming_identity() const {
+    return identity_at(AT_FDCWD, path("incoming", "").c_str(), AT_SYMLINK_NOFOLLOW);
+}
+
+namespace {
+constexpr const char* run_marker_prefix = ".aep-batchd-run.";
+constexpr const char* doubt_file = ".aep-batchd-doubt";
+
+// True when someone holds the marker's lock (a live run), false when nobody does.
+bool marker_held(const std::string& path) {
+    fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    if (f.fd < 0) return true;  // gone meanwhile, or not ours to judge: leave it
+    if (::flock(f.fd, LOCK_EX | LOCK_NB) == 0) return false;
+    return errno == EWOULDBLOCK;
+}
+}  // namespace
+
+spool::run_start spool::inspect_runs(const std::string& boot_id, std::int64_t now_ns) const {
+    run_start r;
+    const std::string doubt = root_ + "/" + doubt_file;
+    if (std::FILE* f = std::fopen(doubt.c_str(), "rbe")) {
+        char buf[32] = {};
+        const auto n = std::fread(buf, 1, sizeof buf - 1, f);
+        std::fclose(f);
+        char* end = nullptr;
+        errno = 0;
+        const long long v = std::strtoll(buf, &end, 10);
+        // Unreadable: every entry present is in doubt, the safe side.
+        r.doubt_before_ns = (n > 0 && errno == 0 && end != buf && v > 0) ? v : now_ns;
+    } else if (errno != ENOENT) {
+        r.doubt_before_ns = now_ns;
+    }
+    std::vector<std::string> lost;
+    DIR* d = ::opendir(root_.c_str());
+    if (!d) throw_errno("cannot list", root_, errno);
+    while (auto* ent = ::readdir(d)) {
+        const std::string n = ent->d_name;
+        if (n.rfind(run_marker_prefix, 0) != 0 || n.ends_with(".tmp")) continue;
+        if (marker_held(root_ + "/" + n)) continue;  // a live run, here or elsewhere
+        const std::string rest = n.substr(std::strlen(run_marker_prefix));
+        const auto dot = rest.rfind('.');
+        // Of this boot, the page cache holds what that run did; of another, it may be lost.
+        if (dot == std::string::npos || rest.substr(0, dot) != boot_id) {
+            lost.push_back(n);
+        } else {
+            r.stale.push_back(n);
+        }
+    }
+    ::closedir(d);
+    if (lost.empty()) return r;
+    r.after_lost_boot = true;
+    r.doubt_before_ns = std::max(r.doubt_before_ns.value_or(now_ns), now_ns);
+    try {
+        write_durable(root_, doubt_file, "", std::to_string(*r.doubt_before_ns), true,
+                      sync_mode::now);
+        // Noted: those markers may go. (If the note cannot be written, they stay, and the
+        // next start finds them again.)
+        r.stale.insert(r.stale.end(), lost.begin(), lost.end());
+    } catch (const spool_error&) {
+    }
+    return r;
+}
+
+void spool::mark_run(run_start& r, const std::string& boot_id) const {
+    std::string tmp;
+    try {
+        // Written and locked under a temporary name, so that no other start ever sees it
+        // unlocked.
+        const std::string marker = run_marker_prefix + boot_id + "." + random_hex(8);
+        const std::string p = root_ + "/" + marker;
+        tmp = p + ".tmp";
+        write_synced(tmp, boot_id + "\n");
+        const int fd = ::open(tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) throw_errno("cannot open", tmp, errno);
+        r.lock = std::shared_ptr<const int>(new int(fd), [](const int* f) {
+            ::close(*f);
+            delete f;
+        });
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_errno("cannot lock", tmp, errno);
+        if (::rename(tmp.c_str(), p.c_str()) != 0)
+            throw_errno("cannot rename into place", p, errno);
+        r.marker = marker;
+        for (const auto& n : r.stale) ::unlink((root_ + "/" + n).c_str());
+        r.stale.clear();
+        fsync_directory(root_);
+        r.marked = true;
+    } catch (const spool_error& e) {
+        r.problem = e.what();
+        r.lock.reset();
+        if (!tmp.empty()) ::unlink(tmp.c_str());
+    }
+}
+
+spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_ns) const {
+    run_start r = inspect_runs(boot_id, now_ns);
+    mark_run(r, boot_id);
+    return r;
+}
+
+void spool::end_run(run_start& run) const {
+    if (run.marker.empty()) return;
+    const std::string p = root_ + "/" + run.marker;
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", p, errno);
+    fsync_directory(root_);
+    run.lock.reset();
+    run.marker.clear();
+}
+
+std::vector<std::string> spool::list(const char* sub, std::size_t limit) const {
+    const auto dir = path(sub, "");
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) throw_errno("cannot list", dir, errno);
+    while (names.size() < limit) {
+        auto* ent = ::readdir(d);
+        if (!ent) break;
+        if (ent->d_name[0] == '.') continue;  // ., .., and hidden names (writers' scratch)
+        names.emplace_back(ent->d_name);
+    }
+    ::closedir(d);
+    return names;
+}
+
+namespace {
+
+const char* not_readable_reason(const struct stat& st) {
+    if (S_ISLNK(st.st_mode)) return "entry is a symbolic link; only regular files are read";
+    if (!S_ISREG(st.st_mode))
+        return "entry is not a regular file (fifo, device, socket or directory)";
+    if (st.st_nlink > 1)
+        return "entry has several hard links; refusing to read a file shared with another path";
+    return nullptr;
+}
+
+std::string too_large_reason(std::size_t max_bytes) {
+    return "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
+}
+
+// Reads the open regular file `fd` (its status `fs`) into r, with its externalId stamp.
+void read_open(int fd, const fd_status& fs, const std::string& p, std::size_t max_bytes,
+               spool::read_result& r) {
+    const struct stat& st = fs.st;
+    // Sized by the file (one byte more shows a file grown since fstat); grown up to the limit.
+    const auto size = static_cast<std::size_t>(st.st_size);
+    std::string buf(std::min(size, max_bytes) + 1, '\0');
+    std::size_t got = 0;
+    while (got <= max_bytes) {
+        if (got == buf.size()) buf.resize(std::min(buf.size() * 2, max_bytes + 1));
+        const auto want = buf.size() - got;
+        const auto n = ::read(fd, buf.data() + got, want);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read", p, errno);
+        }
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+        // A short read that reached the size fstat gave is the end (no writer has it open).
+        if (static_cast<std::size_t>(n) < want && got == size) break;
+    }
+    if (got > max_bytes) {
+        r.reason = too_large_reason(max_bytes);
+        return;
+    }
+    buf.resize(got);
+    r.ok = true;
+    r.content = std::move(buf);
+    char xid[256];
+    const auto n = ::fgetxattr(fd, external_id_xattr, xid, sizeof xid);
+    if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
+    r.identity = fs.identity;
+}
+
+}  // namespace
+
+spool::read_result spool::read_claimed(const std::string& name, std::size_t max_bytes) const {
+    const auto p = path("processing", name);
+    read_result r;
+    struct stat before {};
+    if (::lstat(p.c_str(), &before) != 0) throw_errno("cannot inspect", p, errno);
+    if (const char* why = not_readable_reason(before)) {
+        r.reason = why;
+        return r;
+    }
+    if (static_cast<std::size_t>(before.st_size) > max_bytes) {
+        r.reason = too_large_reason(max_bytes);
+        return r;
+    }
+    fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) {
+        if (errno == ELOOP) {
+            r.reason = "entry is a symbolic link; only regular files are read";
+            return r;
+        }
+        // A producer's file the daemon may not read (its mode defeated the spool's ACL) is
+        // never left to fail at every look: it goes to failed/ with what to change.
+        if (errno == EACCES || errno == EPERM) {
+            r.reason = unreadable_entry_reason(before, errno);
+            return r;
+        }
+        throw_errno("cannot open", p, errno);
+    }
+    fd_status fs;
+    if (!status_of(f.fd, fs)) throw_errno("cannot inspect", p, errno);
+    const struct stat& st = fs.st;
+    if (st.st_ino != before.st_ino || st.st_dev != before.st_dev || !S_ISREG(st.st_mode)) {
+        r.reason = "entry was replaced while being read";
+        return r;
+    }
+    read_open(f.fd, fs, p, max_bytes, r);
+    return r;
+}
+
+spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
+    taken t;
+    const auto in = path("incoming", name);
+    struct stat before {};
+    if (::lstat(in.c_str(), &before) != 0) {
+        if (errno == ENOENT) return t;  // gone
+        throw_errno("cannot inspect", in, errno);
+    }
+    fd_guard f{-1};
+    fd_status fs;
+    const struct stat& st = fs.st;
+    if (S_ISREG(before.st_mode) && before.st_nlink == 1) {
+        f.fd = ::open(in.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (f.fd < 0) {
+            if (errno == ENOENT) return t;
+            // A link, or a file the daemon may not read: claimed unopened, and read_claimed
+            // says why it cannot be an entry.
+            if (errno != ELOOP && errno != EACCES && errno != EPERM)
+                throw_errno("cannot open", in, errno);
+        } else {
+            if (!status_of(f.fd, fs)) throw_errno("cannot inspect", in, errno);
+            if (st.st_ino != before.st_ino || st.st_dev != before.st_dev) {
+                t.status = take_status::writing;  // replaced meanwhile: look again shortly
+                return t;
+            }
+            // A read lease is refused (EAGAIN) while any process has the file open for writing:
+            // written in place and not closed yet, claiming now would read half an entry.
+            // Other refusals (not the file's owner, no CAP_LEASE) leave the question open.
+            if (::fcntl(f.fd, F_SETLEASE, F_RDLCK) == 0) {
+                ::fcntl(f.fd, F_SETLEASE, F_UNLCK);
+            } else if (errno == EAGAIN) {
+                t.status = take_status::writing;
+                return t;
+            }
+        }
+    }
+    const int err = rename_noreplace(in, path("processing", name));
+    if (err == ENOENT) return t;
+    if (err == EEXIST) {
+        t.status = take_status::busy;
+        return t;
+    }
+    if (err != 0) throw_errno("cannot claim", in, err);
+    t.status = take_status::claimed;
+    try {
+        if (f.fd < 0) {
+            // Not a plain file: read_claimed says why it cannot be an entry.
+            t.read = read_claimed(name, max_bytes);
+            return t;
+        }
+        // The claimed file must be the one open here: a writer may have renamed another file
+        // over incoming/<name> between the open and the claim. Then it is read afresh.
+        const auto claimed = path("processing", name);
+        struct stat now {};
+        if (::lstat(claimed.c_str(), &now) != 0) throw_errno("cannot inspect", claimed, errno);
+        if (now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+            t.read = read_claimed(name, max_bytes);
+            return t;
+        }
+        if (static_cast<std::size_t>(st.st_size) > max_bytes) {
+            t.read.reason = too_large_reason(max_bytes);
+            return t;
+        }
+        read_open(f.fd, fs, claimed, max_bytes, t.read);
+    } catch (const spool_error& e) {
+        t.read = read_result{};
+        t.read_error = e.what();
+        return t;
+    }
+    if (t.read.ok) {
+        t.fd = f.fd;
+        f.fd = -1;
+    }
+    return t;
+}
+
+spool::taken::~taken() {
+    if (fd >= 0) ::close(fd);
+}
+
+spool::taken::taken(taken&& o) noexcept
+    : status(o.status),
+      read(std::move(o.read)),
+      read_error(std::move(o.read_error)),
+      fd(std::exchange(o.fd, -1)) {}
+
+spool::taken& spool::taken::operator=(taken&& o) noexcept {
+    if (this != &o) {
+        if (fd >= 0) ::close(fd);
+        status = o.status;
+        read = std::move(o.read);
+        read_error = std::move(o.read_error);
+        fd = std::exchange(o.fd, -1);
+    }
+    return *this;
+}
+
+bool spool::stamp_external_id(const taken& t, const std::string& name,
+                              const std::string& external_id) const {
+    if (t.fd < 0) return stamp_external_id(name, external_id, sync_mode::by_caller);
+    if (::fsetxattr(t.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
+        if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
+        throw_errno("cannot stamp the externalId on", path("processing", name), errno);
+    }
+    return true;
+}
+
+bool spool::stamp_external_id(const std::string& name, const std::string& external_id,
+                              sync_mode sync) const {
+    const auto p = path("processing", name);
+    fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) throw_errno("cannot open", p, errno);
+    if (::fsetxattr(f.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
+        // tmpfs before 6.6, some NFS; or a file the daemon may not write.
+        if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
+        throw_errno("cannot stamp the externalId on", p, errno);
+    }
+    if (sync == sync_mode::now && ::fsync(f.fd) != 0) throw_errno("cannot sync", p, errno);
+    return true;
+}
+
+void spool::sync_file_system() const {
+    fd_guard d{::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (d.fd < 0) throw_errno("cannot open directory", root_, errno);
+    if (::syncfs(d.fd) != 0) throw_errno("cannot sync the file system of", root_, errno);
+}
+
+bool spool::write_record_in_place(const std::string& name, const std::string& record) const {
+    const auto p = path("processing", name);
+    fd_guard f{::open(p.c_str(), O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (f.fd < 0) {
+        if (errno == EACCES || errno == EPERM || errno == EROFS) return false;
+        throw_errno("cannot open", p, errno);
+    }
+    struct stat st {};
+    if (::fstat(f.fd, &st) != 0) throw_errno("cannot inspect", p, errno);
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return false;
+    std::size_t off = 0;
+    while (off < record.size()) {
+        const auto n =
+            ::pwrite(f.fd, record.data() + off, record.size() - off, static_cast<off_t>(off));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot write", p, errno);
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    if (static_cast<std::size_t>(st.st_size) > record.size() &&
+        ::ftruncate(f.fd, static_cast<off_t>(record.size())) != 0) {
+        throw_errno("cannot truncate", p, errno);
+    }
+    return true;
+}
+
+std::string spool::file_record(const std::string& name, const std::string& unique) const {
+    const auto from = path("processing", name);
+    std::string target = path("done", name + ".json");
+    int err = rename_noreplace(from, target);
+    if (err == EEXIST) {
+        target = path("done", name + "." + safe_suffix(unique) + ".json");
+        err = rename_noreplace(from, target);
+    }
+    if (err != 0) throw_errno("cannot move the record to", target, err);
+    return target;
+}
+
+std::string spool::write_durable(const std::string& dir, const std::string& final_name,
+                                 const std::string& alt_name, const std::string& content,
+                                 bool replace, sync_mode sync) const {
+    const auto tmp = temp_name(dir, final_name);
+    write_synced(tmp, content);
+    std::string target = dir + "/" + final_name;
+    int err = 0;
+    if (replace) {
+        err = ::rename(tmp.c_str(), target.c_str()) == 0 ? 0 : errno;
+    } else {
+        err = rename_noreplace(tmp, target);
+        if (err == EEXIST && !alt_name.empty()) {
+            target = dir + "/" + alt_name;
+            err = rename_noreplace(tmp, target);
+        }
+    }
+    if (err != 0) {
+        ::unlink(tmp.c_str());
+        throw_errno("cannot rename into place", target, err);
+    }
+    if (sync == sync_mode::now) fsync_directory(dir);
+    return target;
+}
+
+void spool::rewrite_claimed(const std::string& name, const std::string& content,
+                            sync_mode sync) const {
+    write_durable(path("processing", ""), name, "", content, true, sync);
+}
+
+std::string spool::record_done(const std::string& name, const std::string& unique,
+                               const std::string& record, sync_mode sync) const {
+    return write_durable(path("done", ""), name + ".json",
+                         name + "." + safe_suffix(unique) + ".json", record, false, sync);
+}
+
+void spool::remove_claimed(const std::string& name) const {
+    const auto p = path("processing", name);
+    if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", p, errno);
+}
+
+std::string spool::fail(const std::string& name, const std::string& unique,
+                        const std::string& error_record) const {
+    const auto dir = path("failed", "");
+    std::string entry_target = name;
+    // Pick the entry's name in failed/ first so that the error file sits beside it. An error
+    // file without its entry is this entry's own, left by a crash between the two steps: it is
+    // replaced rather than doubled.
+    struct stat st {};
+    const bool entry_taken = ::lstat((dir + "/" + name).c_str(), &st) == 0;
+    const bool error_taken = ::lstat((dir + "/" + name + ".error.json").c_str(), &st) == 0;
+    if (entry_taken) entry_target = name + "." + safe_suffix(unique);
+    const auto written = write_durable(dir, entry_target + ".error.json", "", error_record,
+                                       !entry_taken && error_taken, sync_mode::now);
+    const int err = rename_noreplace(path("processing", name), dir + "/" + entry_target);
+    if (err != 0 && err != ENOENT)
+        throw_errno("cannot move to failed/", path("processing", name), err);
+    fsync_directory(dir);
+    return written;
+}
+
+void spool::enqueue(const std::vector<std::pair<std::string, std::string>>& entries,
+                    std::vector<std::string>& enqueued) const {
+    // The last file written stays open: a producer may not open incoming/ to sync it (the
+    // directory is not readable to the group), and syncfs(2) on that file makes the renames
+    // durable instead.
+    fd_guard last{-1};
+    const auto sync_renames = [&] {
+        if (enqueued.empty()) return;
+        const auto dir = path("incoming", "");
+        fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+        if (d.fd >= 0 ? ::fsync(d.fd) != 0 : (errno != EACCES || ::syncfs(last.fd) != 0))
+            throw_errno("cannot sync", dir, errno);
+    };
+    // Each entry is given the group of incoming/ (the producer group, of which the daemon is a
+    // member): where the file system takes no ACLs, that is how the daemon may read it.
+    struct stat dir {};
+    const bool group_known = ::stat(path("incoming", "").c_str(), &dir) == 0;
+    try {
+        for (const auto& [name, content] : entries) {
+            const auto tmp = path("tmp", name);
+            fd_guard f{
+                ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0660)};
+            if (f.fd < 0) throw_errno("cannot create", tmp, errno);
+            try {
+                // A group this user is not in is refused (EPERM); the ACL still serves.
+                if (group_known && ::fchown(f.fd, static_cast<uid_t>(-1), dir.st_gid) != 0 &&
+                    errno != EPERM)
+                    throw_errno("cannot set the group of", tmp, errno);
+                // 0660 whatever the umask: with the spool's default ACL that is the daemon's
+                // read and write access (its stamp, its record in place) and nobody else's.
+                if (::fchmod(f.fd, 0660) != 0) throw_errno("cannot set the mode of", tmp, errno);
+                write_all(f.fd, content, tmp);
+                if (::fsync(f.fd) != 0) throw_errno("cannot sync", tmp, errno);
+                const int err = rename_noreplace(tmp, path("incoming", name));
+                if (err != 0)
+                    throw_errno("cannot move into incoming/", path("incoming", name), err);
+            } catch (...) {
+                ::unlink(tmp.c_str());
+                throw;
+            }
+            std::swap(last.fd, f.fd);
+            enqueued.push_back(name);
+        }
+    } catch (...) {
+        sync_renames();
+        throw;
+    }
+    sync_renames();
+}
+
+std::size_t spool::remove_stale_temps() const {
+    std::size_t removed = 0;
+    for (const char* sub : {"processing", "done", "failed"}) {
+        const auto dir = path(sub, "");
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) throw_errno("cannot list", dir, errno);
+        while (auto* ent = ::readdir(d)) {
+            const std::string n = ent->d_name;
+            if (n.size() < 6 || n.front() != '.' || n.compare(n.size() - 4, 4, ".tmp") != 0)
+                continue;
+            const auto dot = n.rfind('.', n.size() - 5);
+            if (dot == std::string::npos) continue;
+            const long pid = std::strtol(n.c_str() + dot + 1, nullptr, 10);
+            // A temp file of a live process (another daemon on this spool) is not stale.
+            if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+            if (::unlinkat(::dirfd(d), n.c_str(), 0) == 0) ++removed;
+        }
+        ::closedir(d);
+    }
+    return removed;
+}
+
+bool spool::done_record_matches(const std::string& name, const std::string& external_id) const {
+    for (const auto& candidate :
+         {name + ".json", name + "." + safe_suffix(external_id) + ".json"}) {
+        const auto p = path("done", candidate);
+        std::FILE* f = std::fopen(p.c_str(), "rbe");
+        if (!f) continue;
+        std::string text;
+        char buf[4096];
+        std::size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && text.size() < (1u << 20)) {
+            text.append(buf, n);
+        }
+        std::fclose(f);
+        if (is_record_of(text, external_id)) return true;
+    }
+    return false;
+}
+
+bool spool::is_record_of(const std::string& text, const std::string& external_id) {
+    // A record starts with '{'; a bare dataset id never does, so most entries stop here.
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] != '{') return false;
+    boost::system::error_code ec;
+    auto jv = boost::json::parse(text, ec);
+    if (ec || !jv.is_object()) return false;
+    const auto& o = jv.as_object();
+    const auto* x = o.if_contains("externalId");
+    const auto* b = o.if_contains("batchId");
+    return x && x->is_string() && x->get_string() == external_id && b && b->is_string();
+}
+
+}  // namespace aep
