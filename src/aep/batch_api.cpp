@@ -1,5 +1,6 @@
 #include "aep/batch_api.hpp"
 
+#include "aep/json_write.hpp"
 #include "io/log.hpp"
 
 #include <boost/json/monotonic_resource.hpp>
@@ -12,35 +13,6 @@
 #include <ctime>
 
 namespace aep {
-
-namespace {
-
-// Appends `v` as a JSON string, escaped by Boost.JSON's serializer (as the JSON log lines are).
-// `v` must be valid UTF-8: everything but the entry's name is (checked configuration, parsed
-// JSON, our own ids), and the name goes through valid_utf8 first.
-void append_json_string(std::string& out, std::string_view v) {
-    // Printable ASCII without quotes or backslashes (ids, names, timestamps: nearly every value)
-    // is written as it is; anything else is escaped by Boost.JSON.
-    const bool plain = std::all_of(
-        v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; });
-    if (plain) {
-        out += '"';
-        out += v;
-        out += '"';
-    } else {
-        out += boost::json::serialize(boost::json::string_view(v.data(), v.size()));
-    }
-}
-
-void append_json_string_or_null(std::string& out, std::string_view v) {
-    if (v.empty()) {
-        out += "null";
-    } else {
-        append_json_string(out, v);
-    }
-}
-
-}  // namespace
 
 std::string create_batch_body(const batch_entry& e, const input_format& queue_default) {
     // Written directly (one per request), in the order Boost.JSON's serializer wrote it.
@@ -194,34 +166,6 @@ std::optional<std::chrono::milliseconds> parse_retry_after(
 }
 
 std::string body_excerpt(std::string_view body) { return std::string(body.substr(0, 4096)); }
-
-std::string done_record_text(const done_record_fields& f, const create_result& r) {
-    std::string out;
-    out.reserve(256 + r.response.size() + f.entry.size());
-    out += "{\"queue\":";
-    append_json_string(out, f.queue);
-    out += ",\"entry\":";
-    append_json_string(out, valid_utf8(f.entry));
-    out += ",\"datasetId\":";
-    append_json_string_or_null(out, f.dataset_id);
-    out += ",\"externalId\":";
-    append_json_string(out, f.external_id);
-    out += ",\"batchId\":";
-    append_json_string(out, r.batch_id);
-    out += ",\"stagePath\":";
-    append_json_string_or_null(out, r.stage_path);
-    out += ",\"status\":";
-    append_json_string(out, r.status);
-    out += ",\"attempts\":";
-    out += std::to_string(f.attempts);
-    out += ",\"createdAt\":";
-    append_json_string(out, f.created_at);
-    if (f.recovered) out += ",\"recovered\":true";
-    out += ",\"response\":";
-    out += r.response.empty() ? std::string_view("null") : std::string_view(r.response);
-    out += "}\n";
-    return out;
-}
 
 create_result classify_create_response(unsigned status, std::string_view body,
                                        std::string_view retry_after_header,

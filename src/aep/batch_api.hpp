@@ -1,11 +1,11 @@
 // The Batch Ingestion API's "create batch" call as pure functions: the request we send and
 // what an answer means. Owns: headers, body (validated against IngestBatch), classification.
-// Does not own: transport (https_client) or what to do next (daemon). Pure.
+// Does not own: transport (https_client) or what to do next (pipeline/create_stage). Pure.
 #pragma once
 
+#include "aep/entry.hpp"
 #include "config/config.hpp"
 #include "config/endpoint.hpp"
-#include "aep/entry.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -46,16 +46,6 @@ struct create_result {
     std::string reason;      // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said
 };
-
-// The done record of a created batch: one line of JSON (with its newline), with the fields
-// the README documents, in that order. `response` is embedded as the JSON text it is. Strings
-// are escaped; `entry` may hold any bytes (invalid UTF-8 becomes U+FFFD).
-struct done_record_fields {
-    std::string_view queue, entry, dataset_id, external_id, created_at;
-    int attempts = 0;
-    bool recovered = false;
-};
-std::string done_record_text(const done_record_fields& f, const create_result& r);
 
 create_result classify_create_response(unsigned status, std::string_view body,
                                        std::string_view retry_after_header,

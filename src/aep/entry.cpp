@@ -30,6 +30,44 @@ bool is_valid_external_id(std::string_view id) {
     return true;
 }
 
+namespace {
+
+// inputFormat: {"format", "isMultiLineJson"?}. Returns why it is wrong, or nothing.
+std::string read_input_format(const boost::json::value& f, input_format& fmt) {
+    if (!f.is_object()) return "inputFormat must be an object";
+    bool has_format = false;
+    for (const auto& kv : f.get_object()) {
+        if (kv.key() == "format") {
+            auto norm =
+                kv.value().is_string() ? normalize_format(kv.value().get_string()) : std::nullopt;
+            if (!norm) return "inputFormat.format must be one of JSON, Parquet, CSV";
+            fmt.format = *norm;
+            has_format = true;
+        } else if (kv.key() == "isMultiLineJson") {
+            if (!kv.value().is_bool()) return "inputFormat.isMultiLineJson must be a boolean";
+            fmt.is_multi_line_json = kv.value().get_bool();
+        } else {
+            return "unknown key in inputFormat (known: format, isMultiLineJson)";
+        }
+    }
+    if (!has_format) return "inputFormat.format is required when inputFormat is given";
+    return {};
+}
+
+// tags: an object of string arrays. Returns why it is wrong, or nothing.
+std::string check_tags(const boost::json::value& t) {
+    if (!t.is_object()) return "tags must be an object of string arrays";
+    for (const auto& kv : t.get_object()) {
+        if (!kv.value().is_array()) return "tags values must be arrays of strings";
+        for (const auto& item : kv.value().get_array()) {
+            if (!item.is_string()) return "tags values must be arrays of strings";
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
 entry_parse parse_entry(std::string_view content) {
     if (content.size() > max_entry_bytes) return fail("entry is larger than 64 KiB");
     const auto text = trim(content);
@@ -65,36 +103,13 @@ entry_parse parse_entry(std::string_view content) {
     e.dataset_id = std::string(ds->get_string());
 
     if (const auto* f = obj.if_contains("inputFormat")) {
-        if (!f->is_object()) return fail("inputFormat must be an object");
         input_format fmt;
-        bool has_format = false;
-        for (const auto& kv : f->get_object()) {
-            if (kv.key() == "format") {
-                auto norm = kv.value().is_string() ? normalize_format(kv.value().get_string())
-                                                   : std::nullopt;
-                if (!norm) return fail("inputFormat.format must be one of JSON, Parquet, CSV");
-                fmt.format = *norm;
-                has_format = true;
-            } else if (kv.key() == "isMultiLineJson") {
-                if (!kv.value().is_bool())
-                    return fail("inputFormat.isMultiLineJson must be a boolean");
-                fmt.is_multi_line_json = kv.value().get_bool();
-            } else {
-                return fail("unknown key in inputFormat (known: format, isMultiLineJson)");
-            }
-        }
-        if (!has_format) return fail("inputFormat.format is required when inputFormat is given");
+        if (auto why = read_input_format(*f, fmt); !why.empty()) return fail(why);
         e.format = fmt;
     }
 
     if (const auto* t = obj.if_contains("tags")) {
-        if (!t->is_object()) return fail("tags must be an object of string arrays");
-        for (const auto& kv : t->get_object()) {
-            if (!kv.value().is_array()) return fail("tags values must be arrays of strings");
-            for (const auto& item : kv.value().get_array()) {
-                if (!item.is_string()) return fail("tags values must be arrays of strings");
-            }
-        }
+        if (auto why = check_tags(*t); !why.empty()) return fail(why);
         e.tags = t->get_object();
     }
 

@@ -5,12 +5,12 @@
 // Event-loop thread only. Neither the secret nor any token is ever logged.
 #pragma once
 
+#include "aep/ims.hpp"
+#include "aep/token_schedule.hpp"
 #include "config/config.hpp"
 #include "config/endpoint.hpp"
 #include "io/https_client.hpp"
-#include "aep/ims.hpp"
 #include "io/log.hpp"
-#include "aep/token_schedule.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>

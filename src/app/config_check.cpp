@@ -1,7 +1,7 @@
 #include "app/config_check.hpp"
 
-#include "io/https_client.hpp"
 #include "aep/ims.hpp"
+#include "io/https_client.hpp"
 #include "io/spool_access.hpp"
 
 namespace aep {

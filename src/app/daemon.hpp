@@ -1,15 +1,14 @@
-// The daemon: spools in, batches out, on one io_context thread.
-// Owns: the queues' pending names, the workers (at most http.concurrency requests in flight),
-// each entry's path from claim to done/ or failed/, start-up scans, inotify pick-up, reload,
-// stop, and what /metrics and /healthz report.
-// Does not own: parsing (entry, batch_api), transport (https_client), tokens (token_provider).
-// Threading: everything runs on the io_context thread except spool calls, which run on a small
-// file-I/O pool and resume on the loop; state touched there is captured by value.
+// The daemon: spools in, batches out, on one io_context thread. Owns the wiring of its parts
+// (pipeline/: intake, take_stage, api_channel, create_stage, recorder, workers; app/: health,
+// reloader), its start, its signals and its two-stage stop; the parts own everything else.
+// Threading: everything runs on the io_context thread except file work, which runs on a small
+// file-I/O pool (io/file_pool.hpp) and resumes on the loop; state touched there is captured by
+// value.
 #pragma once
 
-#include "config/config.hpp"
 #include "app/config_check.hpp"
 #include "app/exit_codes.hpp"
+#include "config/config.hpp"
 #include "io/log.hpp"
 
 #include <memory>
@@ -39,8 +38,5 @@ class batch_daemon {
   private:
     std::unique_ptr<daemon_impl> impl_;
 };
-
-// A fresh, unique externalId: "aepb-" and 32 hex digits from the kernel's CSPRNG.
-std::string new_external_id();
 
 }  // namespace aep

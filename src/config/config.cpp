@@ -82,100 +82,113 @@ void check_header_value(validation_result& r, const std::string& path, const std
 
 }  // namespace
 
-validation_result validate(const config& cfg) {
-    validation_result r;
-    check_url(r, "platform.import_url", cfg.platform.import_url);
-    check_url(r, "platform.catalog_url", cfg.platform.catalog_url);
-    check_header_value(r, "platform.org_id", cfg.platform.org_id);
-    check_header_value(r, "platform.api_key", cfg.platform.api_key);
+namespace {
 
-    check_url(r, "auth.token_url", cfg.auth.token_url);
-    check_header_value(r, "auth.client_id", cfg.auth.client_id);
-    const bool has_file = !cfg.auth.client_secret_file.empty();
-    const bool has_env = !cfg.auth.client_secret_env.empty();
+void check_platform(const platform_config& c, validation_result& r) {
+    check_url(r, "platform.import_url", c.import_url);
+    check_url(r, "platform.catalog_url", c.catalog_url);
+    check_header_value(r, "platform.org_id", c.org_id);
+    check_header_value(r, "platform.api_key", c.api_key);
+}
+
+void check_auth(const auth_config& c, validation_result& r) {
+    check_url(r, "auth.token_url", c.token_url);
+    check_header_value(r, "auth.client_id", c.client_id);
+    const bool has_file = !c.client_secret_file.empty();
+    const bool has_env = !c.client_secret_env.empty();
     if (has_file && has_env) {
         r.errors.push_back({"auth", "set exactly one of client_secret_file and client_secret_env"});
     }  // neither: the systemd credential "client_secret" is used (checked when it is read)
-    if (has_file && cfg.auth.client_secret_file.front() != '/') {
+    if (has_file && c.client_secret_file.front() != '/') {
         r.errors.push_back({"auth.client_secret_file", "must be an absolute path"});
     }
-    if (cfg.auth.scopes.empty())
-        r.errors.push_back({"auth.scopes", "must list at least one scope"});
-    for (std::size_t i = 0; i < cfg.auth.scopes.size(); ++i) {
-        const auto& s = cfg.auth.scopes[i];
+    if (c.scopes.empty()) r.errors.push_back({"auth.scopes", "must list at least one scope"});
+    for (std::size_t i = 0; i < c.scopes.size(); ++i) {
+        const auto& s = c.scopes[i];
         if (s.empty() || s.find_first_of(", \t\r\n") != std::string::npos) {
             r.errors.push_back({"auth.scopes[" + std::to_string(i) + "]",
                                 "must be a non-empty scope name without commas or spaces"});
         }
     }
-    if (cfg.auth.refresh_margin.count() < 0) {
+    if (c.refresh_margin.count() < 0) {
         r.errors.push_back({"auth.refresh_margin", "must not be negative"});
     }
+}
 
-    for (const auto& [key, value] : {std::pair{"tls.ca_file", &cfg.tls.ca_file},
-                                     std::pair{"tls.client_cert", &cfg.tls.client_cert},
-                                     std::pair{"tls.client_key", &cfg.tls.client_key}}) {
+void check_tls(const tls_config& c, validation_result& r) {
+    for (const auto& [key, value] :
+         {std::pair{"tls.ca_file", &c.ca_file}, std::pair{"tls.client_cert", &c.client_cert},
+          std::pair{"tls.client_key", &c.client_key}}) {
         if (!value->empty() && value->front() != '/') {
             r.errors.push_back({key, "must be an absolute path"});
         }
     }
-    if (cfg.tls.client_cert.empty() != cfg.tls.client_key.empty()) {
+    if (c.client_cert.empty() != c.client_key.empty()) {
         r.errors.push_back({"tls", "set both client_cert and client_key, or neither"});
     }
+}
 
-    if (cfg.http.concurrency <= 0) {
+void check_http(const http_config& c, validation_result& r) {
+    if (c.concurrency <= 0) {
         r.errors.push_back({"http.concurrency", "must be > 0"});
-    } else if (cfg.http.concurrency > 1024) {
+    } else if (c.concurrency > 1024) {
         r.errors.push_back({"http.concurrency", "must be <= 1024"});
     }
-    if (cfg.http.rate_limit < 0 || cfg.http.rate_limit > 1000000) {
+    if (c.rate_limit < 0 || c.rate_limit > 1000000) {
         r.errors.push_back(
             {"http.rate_limit", "must be between 0 (no limit) and 1000000 requests per minute"});
     }
-    if (!cfg.http.proxy_credentials_file.empty()) {
-        if (cfg.http.proxy.empty()) {
+    if (!c.proxy_credentials_file.empty()) {
+        if (c.proxy.empty()) {
             r.errors.push_back({"http.proxy_credentials_file", "needs http.proxy"});
-        } else if (cfg.http.proxy_credentials_file.front() != '/') {
+        } else if (c.proxy_credentials_file.front() != '/') {
             r.errors.push_back({"http.proxy_credentials_file", "must be an absolute path"});
         }
     }
-    if (!cfg.http.proxy.empty()) {
+    if (!c.proxy.empty()) {
         std::string userinfo, why;
-        if (!parse_proxy_url(cfg.http.proxy, userinfo, why)) {
+        if (!parse_proxy_url(c.proxy, userinfo, why)) {
             r.errors.push_back({"http.proxy", why});
         } else if (!userinfo.empty()) {
             r.errors.push_back(
                 {"http.proxy", "put credentials in http.proxy_credentials_file, not in the URL"});
         }
     }
-    if (cfg.http.stop_grace.count() < 0) {
+    if (c.stop_grace.count() < 0) {
         r.errors.push_back({"http.stop_grace", "must not be negative"});
     }
-    if (cfg.http.request_timeout.count() <= 0) {
+    if (c.request_timeout.count() <= 0) {
         r.errors.push_back({"http.request_timeout", "must be > 0"});
     }
+}
 
-    if (cfg.retry.max_attempts < 1 || cfg.retry.max_attempts > 100) {
+void check_retry(const retry_config& c, validation_result& r) {
+    if (c.max_attempts < 1 || c.max_attempts > 100) {
         r.errors.push_back({"retry.max_attempts", "must be between 1 and 100"});
     }
-    if (cfg.retry.initial_backoff.count() <= 0) {
+    if (c.initial_backoff.count() <= 0) {
         r.errors.push_back({"retry.initial_backoff", "must be > 0"});
     }
-    if (cfg.retry.max_backoff < cfg.retry.initial_backoff) {
+    if (c.max_backoff < c.initial_backoff) {
         r.errors.push_back({"retry.max_backoff", "must be >= retry.initial_backoff"});
     }
-    if (!cfg.metrics.listen.empty()) {
+}
+
+void check_metrics(const metrics_config& c, validation_result& r) {
+    if (!c.listen.empty()) {
         std::string why;
-        if (!parse_listen_address(cfg.metrics.listen, why))
-            r.errors.push_back({"metrics.listen", why});
+        if (!parse_listen_address(c.listen, why)) r.errors.push_back({"metrics.listen", why});
     }
-    if (cfg.metrics.stall_after.count() <= 0) {
+    if (c.stall_after.count() <= 0) {
         r.errors.push_back({"metrics.stall_after", "must be > 0"});
     }
-    if (cfg.queues.empty()) r.errors.push_back({"queues", "at least one queue is required"});
+}
+
+void check_queues(const std::vector<queue_config>& c, validation_result& r) {
+    if (c.empty()) r.errors.push_back({"queues", "at least one queue is required"});
     std::set<std::string> names, spools;
-    for (std::size_t i = 0; i < cfg.queues.size(); ++i) {
-        const auto& q = cfg.queues[i];
+    for (std::size_t i = 0; i < c.size(); ++i) {
+        const auto& q = c[i];
         const std::string p = "queues[" + std::to_string(i) + "]";
         if (q.name.empty() || q.name.size() > 64 ||
             !std::all_of(q.name.begin(), q.name.end(), is_name_char)) {
@@ -203,6 +216,19 @@ validation_result validate(const config& cfg) {
             r.errors.push_back({p + ".input_format.format", "must be one of JSON, Parquet, CSV"});
         }
     }
+}
+
+}  // namespace
+
+validation_result validate(const config& cfg) {
+    validation_result r;
+    check_platform(cfg.platform, r);
+    check_auth(cfg.auth, r);
+    check_tls(cfg.tls, r);
+    check_http(cfg.http, r);
+    check_retry(cfg.retry, r);
+    check_metrics(cfg.metrics, r);
+    check_queues(cfg.queues, r);
     return r;
 }
 

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <variant>
+#include <vector>
 
 namespace aep {
 namespace {
@@ -17,7 +19,7 @@ class reader {
 
     // Reports keys of `node` not in `allowed`; returns false when node is not a map.
     bool check_map(const YAML::Node& node, const std::string& path,
-                   std::initializer_list<const char*> allowed) {
+                   const std::vector<const char*>& allowed) {
         // A section whose keys are all commented out is empty, not wrong.
         if (node.IsNull()) return false;
         if (!node.IsMap()) {
@@ -43,27 +45,30 @@ class reader {
         out = n.Scalar();
     }
 
-    void integer(const YAML::Node& parent, const std::string& path, const char* key, int& out) {
+    // A scalar read as T (true), or absent, or `wrong` at its key path (false).
+    template <class T>
+    bool scalar(const YAML::Node& parent, const std::string& path, const char* key, T& out,
+                const char* wrong) {
         const auto n = parent[key];
-        if (!n) return;
+        if (!n) return false;
         try {
             if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
-            out = n.as<int>();
+            out = n.as<T>();
+            return true;
         } catch (const YAML::Exception&) {
-            error(join(path, key), "must be an integer");
+            error(join(path, key), wrong);
+            return false;
         }
+    }
+
+    void integer(const YAML::Node& parent, const std::string& path, const char* key, int& out) {
+        scalar(parent, path, key, out, "must be an integer");
     }
 
     void boolean(const YAML::Node& parent, const std::string& path, const char* key,
                  std::optional<bool>& out) {
-        const auto n = parent[key];
-        if (!n) return;
-        try {
-            if (!n.IsScalar()) throw YAML::Exception(n.Mark(), "");
-            out = n.as<bool>();
-        } catch (const YAML::Exception&) {
-            error(join(path, key), "must be true or false");
-        }
+        bool v = false;
+        if (scalar(parent, path, key, v, "must be true or false")) out = v;
     }
 
     void boolean(const YAML::Node& parent, const std::string& path, const char* key, bool& out) {
@@ -96,6 +101,31 @@ class reader {
         }
     }
 
+    // One key of a section and where its value goes; the type says how it is read.
+    using target = std::variant<std::string*, int*, std::chrono::milliseconds*,
+                                std::vector<std::string>*, bool*>;
+    struct field {
+        const char* key;
+        target into;
+    };
+
+    // Reads the section `name` of root: a mapping of exactly these keys (an unknown one is
+    // reported with the known ones). Absent: `required` is reported when given.
+    void section(const YAML::Node& root, const char* name, std::initializer_list<field> fields,
+                 const char* required = nullptr) {
+        const auto n = root[name];
+        if (!n) {
+            if (required) error(name, required);
+            return;
+        }
+        std::vector<const char*> keys;
+        for (const auto& f : fields) keys.push_back(f.key);
+        if (!check_map(n, name, keys)) return;
+        for (const auto& f : fields) {
+            std::visit([&](auto* out) { read(n, name, f.key, *out); }, f.into);
+        }
+    }
+
     void input_fmt(const YAML::Node& parent, const std::string& path, input_format& out) {
         const auto n = parent["input_format"];
         if (!n) return;
@@ -106,6 +136,24 @@ class reader {
         auto norm = normalize_format(f);
         out.format = norm ? *norm : f;  // validate() reports an unknown format
         boolean(n, p, "is_multi_line_json", out.is_multi_line_json);
+    }
+
+    void read(const YAML::Node& n, const std::string& p, const char* k, std::string& out) {
+        str(n, p, k, out);
+    }
+    void read(const YAML::Node& n, const std::string& p, const char* k, int& out) {
+        integer(n, p, k, out);
+    }
+    void read(const YAML::Node& n, const std::string& p, const char* k,
+              std::chrono::milliseconds& out) {
+        duration(n, p, k, out);
+    }
+    void read(const YAML::Node& n, const std::string& p, const char* k,
+              std::vector<std::string>& out) {
+        string_list(n, p, k, out);
+    }
+    void read(const YAML::Node& n, const std::string& p, const char* k, bool& out) {
+        boolean(n, p, k, out);
     }
 
     void error(const std::string& path, const std::string& message) {
@@ -120,72 +168,8 @@ class reader {
     validation_result& r_;
 };
 
-void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
-    reader rd(r);
-    if (!root || root.IsNull()) {
-        rd.error("", "the configuration is empty");
-        return;
-    }
-    if (!rd.check_map(root, "",
-                      {"platform", "auth", "tls", "http", "retry", "queues", "log", "metrics"}))
-        return;
-
-    if (auto n = root["platform"];
-        n && rd.check_map(n, "platform", {"import_url", "catalog_url", "org_id", "api_key"})) {
-        rd.str(n, "platform", "import_url", cfg.platform.import_url);
-        rd.str(n, "platform", "catalog_url", cfg.platform.catalog_url);
-        rd.str(n, "platform", "org_id", cfg.platform.org_id);
-        rd.str(n, "platform", "api_key", cfg.platform.api_key);
-    } else if (!n) {
-        rd.error("platform", "is required");
-    }
-
-    if (auto n = root["auth"];
-        n && rd.check_map(n, "auth",
-                          {"token_url", "client_id", "client_secret_file", "client_secret_env",
-                           "scopes", "refresh_margin"})) {
-        rd.str(n, "auth", "token_url", cfg.auth.token_url);
-        rd.str(n, "auth", "client_id", cfg.auth.client_id);
-        rd.str(n, "auth", "client_secret_file", cfg.auth.client_secret_file);
-        rd.str(n, "auth", "client_secret_env", cfg.auth.client_secret_env);
-        rd.string_list(n, "auth", "scopes", cfg.auth.scopes);
-        rd.duration(n, "auth", "refresh_margin", cfg.auth.refresh_margin);
-    } else if (!n) {
-        rd.error("auth", "is required");
-    }
-    if (!root["queues"]) {
-        rd.error("queues", "is required: list at least one queue");
-    }
-
-    if (auto n = root["tls"];
-        n && rd.check_map(n, "tls", {"ca_file", "client_cert", "client_key"})) {
-        rd.str(n, "tls", "ca_file", cfg.tls.ca_file);
-        rd.str(n, "tls", "client_cert", cfg.tls.client_cert);
-        rd.str(n, "tls", "client_key", cfg.tls.client_key);
-    }
-
-    if (auto n = root["http"];
-        n && rd.check_map(n, "http",
-                          {"concurrency", "request_timeout", "rate_limit", "proxy",
-                           "proxy_credentials_file", "no_proxy", "stop_grace"})) {
-        rd.integer(n, "http", "concurrency", cfg.http.concurrency);
-        rd.duration(n, "http", "stop_grace", cfg.http.stop_grace);
-        rd.str(n, "http", "proxy", cfg.http.proxy);
-        rd.str(n, "http", "proxy_credentials_file", cfg.http.proxy_credentials_file);
-        rd.string_list(n, "http", "no_proxy", cfg.http.no_proxy);
-        rd.integer(n, "http", "rate_limit", cfg.http.rate_limit);
-        rd.duration(n, "http", "request_timeout", cfg.http.request_timeout);
-    }
-
-    if (auto n = root["retry"];
-        n &&
-        rd.check_map(n, "retry", {"max_attempts", "initial_backoff", "max_backoff", "max_age"})) {
-        rd.integer(n, "retry", "max_attempts", cfg.retry.max_attempts);
-        rd.duration(n, "retry", "initial_backoff", cfg.retry.initial_backoff);
-        rd.duration(n, "retry", "max_backoff", cfg.retry.max_backoff);
-        rd.duration(n, "retry", "max_age", cfg.retry.max_age);
-    }
-
+// queues: a list of maps.
+void read_queues(reader& rd, const YAML::Node& root, config& cfg) {
     if (auto n = root["queues"]; n) {
         if (!n.IsSequence()) {
             rd.error("queues", "must be a list of queues");
@@ -203,12 +187,10 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
             }
         }
     }
+}
 
-    if (auto n = root["metrics"]; n && rd.check_map(n, "metrics", {"listen", "stall_after"})) {
-        rd.str(n, "metrics", "listen", cfg.metrics.listen);
-        rd.duration(n, "metrics", "stall_after", cfg.metrics.stall_after);
-    }
-
+// log: format and level by name.
+void read_log(reader& rd, const YAML::Node& root, config& cfg) {
     if (auto n = root["log"]; n && rd.check_map(n, "log", {"format", "level", "journal_fields"})) {
         std::string format = "text", level = "info";
         rd.boolean(n, "log", "journal_fields", cfg.log.journal_fields);
@@ -233,6 +215,59 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
             rd.error("log.level", "must be one of debug, info, warning, error");
         }
     }
+}
+
+void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
+    reader rd(r);
+    if (!root || root.IsNull()) {
+        rd.error("", "the configuration is empty");
+        return;
+    }
+    if (!rd.check_map(root, "",
+                      {"platform", "auth", "tls", "http", "retry", "queues", "log", "metrics"}))
+        return;
+
+    // The plain sections, as tables of their keys (one key per entry).
+    // clang-format off
+    rd.section(root, "platform",
+               {{"import_url", &cfg.platform.import_url},
+                {"catalog_url", &cfg.platform.catalog_url},
+                {"org_id", &cfg.platform.org_id},
+                {"api_key", &cfg.platform.api_key}},
+               "is required");
+    auth_config& a = cfg.auth;
+    rd.section(root, "auth",
+               {{"token_url", &a.token_url}, {"client_id", &a.client_id},
+                {"client_secret_file", &a.client_secret_file},
+                {"client_secret_env", &a.client_secret_env},
+                {"scopes", &a.scopes}, {"refresh_margin", &a.refresh_margin}},
+               "is required");
+    if (!root["queues"]) {
+        rd.error("queues", "is required: list at least one queue");
+    }
+    rd.section(root, "tls",
+               {{"ca_file", &cfg.tls.ca_file},
+                {"client_cert", &cfg.tls.client_cert},
+                {"client_key", &cfg.tls.client_key}});
+    http_config& h = cfg.http;
+    rd.section(root, "http",
+               {{"concurrency", &h.concurrency}, {"request_timeout", &h.request_timeout},
+                {"rate_limit", &h.rate_limit}, {"proxy", &h.proxy},
+                {"proxy_credentials_file", &h.proxy_credentials_file},
+                {"no_proxy", &h.no_proxy}, {"stop_grace", &h.stop_grace}});
+    rd.section(root, "retry",
+               {{"max_attempts", &cfg.retry.max_attempts},
+                {"initial_backoff", &cfg.retry.initial_backoff},
+                {"max_backoff", &cfg.retry.max_backoff},
+                {"max_age", &cfg.retry.max_age}});
+    // clang-format on
+
+    read_queues(rd, root, cfg);
+
+    rd.section(root, "metrics",
+               {{"listen", &cfg.metrics.listen}, {"stall_after", &cfg.metrics.stall_after}});
+
+    read_log(rd, root, cfg);
 }
 
 }  // namespace

@@ -69,22 +69,44 @@ std::string describe(const char* step, const boost::system::error_code& ec) {
     return std::string(step) + ": " + ec.message();
 }
 
+// A CONNECT tunnel to `ep` on a connection to the proxy. False (out says
+// why) when the proxy refuses or fails.
+asio::awaitable<bool> tunnel(beast::tcp_stream& lowest, const endpoint& ep,
+                             const proxy_settings& proxy, std::chrono::milliseconds timeout,
+                             http_outcome& out) {
+    const std::string head = connect_request(ep, proxy.authorization);
+    lowest.expires_after(timeout);
+    auto [wec, wn] = co_await asio::async_write(lowest, asio::buffer(head), nothrow);
+    http::response_parser<http::empty_body> parser;
+    parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
+    beast::flat_buffer buf;
+    boost::system::error_code pec = wec;
+    if (!pec) {
+        lowest.expires_after(timeout);
+        auto [rec2, rn] = co_await http::async_read(lowest, buf, parser, nothrow);
+        pec = rec2;
+    }
+    if (pec) {
+        out.failure = classify(pec);
+        out.error = describe(("proxy CONNECT to " + ep.host + ":" + ep.port).c_str(), pec);
+        co_return false;
+    }
+    if (parser.get().result_int() / 100 != 2 || buf.size() != 0) {
+        // Never echo the proxy's answer body: it is not ours to log.
+        out.failure = transport_failure::network;
+        out.error = "proxy (" + proxy.source + ") refused CONNECT to " + ep.host + ":" + ep.port +
+                    ": HTTP " + std::to_string(parser.get().result_int());
+        co_return false;
+    }
+    co_return true;
+}
+
 }  // namespace
 
 const char* to_string(transport_failure f) {
-    switch (f) {
-        case transport_failure::none:
-            return "none";
-        case transport_failure::network:
-            return "network";
-        case transport_failure::timeout:
-            return "timeout";
-        case transport_failure::tls:
-            return "tls";
-        case transport_failure::protocol:
-            return "protocol";
-    }
-    return "network";
+    static constexpr const char* names[] = {"none", "network", "timeout", "tls", "protocol"};
+    const auto i = static_cast<std::size_t>(f);
+    return i < std::size(names) ? names[i] : "network";
 }
 
 struct https_client::connection {
@@ -247,6 +269,34 @@ std::unique_ptr<https_client::connection> https_client::take_idle(const std::str
     return nullptr;
 }
 
+// Sets up a TLS connection to `ep` before its handshake: buffers kept, SNI, host-name
+// verification, and the session to resume. False (out says why) when that cannot be done.
+bool https_client::prepare_tls(SSL* ssl_handle, const endpoint& ep, http_outcome& out) {
+    // Asio asks OpenSSL to free a connection's 17 KiB record buffers whenever they are
+    // empty, so every request allocated and freed them again (malloc's large-chunk path,
+    // a tenth of the loop's time in tests/bench profiles). A kept-alive connection keeps
+    // them: about 34 KiB per connection, up to http.concurrency connections.
+    SSL_clear_mode(ssl_handle, SSL_MODE_RELEASE_BUFFERS);
+    boost::system::error_code addr_ec;
+    asio::ip::make_address(ep.host, addr_ec);
+    const bool is_ip = !addr_ec;
+    // SNI only for names (RFC 6066 forbids IP literals); verification always.
+    if (!is_ip) SSL_set_tlsext_host_name(ssl_handle, ep.host.c_str());
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    const int set_ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str())
+                             : X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), 0);
+    if (set_ok != 1) {
+        out.failure = transport_failure::tls;
+        out.error = "cannot set up host-name verification for " + ep.host;
+        return false;
+    }
+    if (auto it = sessions_.find(ep.origin_key()); it != sessions_.end()) {
+        SSL_set_session(ssl_handle, it->second.get());
+    }
+    return true;
+}
+
 asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect(
     const endpoint& ep, http_outcome& out) {
     // Through a proxy, TCP goes to the proxy and a CONNECT tunnel carries TLS end to end.
@@ -291,57 +341,10 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
     ++stats_.connections_opened;
     lowest->socket().set_option(tcp::no_delay(true));
 
-    if (proxied) {
-        const std::string head = connect_request(ep, proxy_.authorization);
-        lowest->expires_after(timeout_);
-        auto [wec, wn] = co_await asio::async_write(*lowest, asio::buffer(head), nothrow);
-        http::response_parser<http::empty_body> parser;
-        parser.skip(true);  // a 2xx answer to CONNECT has no body: the tunnel follows
-        beast::flat_buffer buf;
-        boost::system::error_code pec = wec;
-        if (!pec) {
-            lowest->expires_after(timeout_);
-            auto [rec2, rn] = co_await http::async_read(*lowest, buf, parser, nothrow);
-            pec = rec2;
-        }
-        if (pec) {
-            out.failure = classify(pec);
-            out.error = describe(("proxy CONNECT to " + ep.host + ":" + ep.port).c_str(), pec);
-            co_return nullptr;
-        }
-        if (parser.get().result_int() / 100 != 2 || buf.size() != 0) {
-            // Never echo the proxy's answer body: it is not ours to log.
-            out.failure = transport_failure::network;
-            out.error = "proxy (" + proxy_.source + ") refused CONNECT to " + ep.host + ":" +
-                        ep.port + ": HTTP " + std::to_string(parser.get().result_int());
-            co_return nullptr;
-        }
-    }
-
+    if (proxied && !co_await tunnel(*lowest, ep, proxy_, timeout_, out)) co_return nullptr;
     if (ep.tls) {
         SSL* ssl_handle = conn->tls->native_handle();
-        // Asio asks OpenSSL to free a connection's 17 KiB record buffers whenever they are
-        // empty, so every request allocated and freed them again (malloc's large-chunk path,
-        // a tenth of the loop's time in tests/bench profiles). A kept-alive connection keeps
-        // them: about 34 KiB per connection, up to http.concurrency connections.
-        SSL_clear_mode(ssl_handle, SSL_MODE_RELEASE_BUFFERS);
-        boost::system::error_code addr_ec;
-        asio::ip::make_address(ep.host, addr_ec);
-        const bool is_ip = !addr_ec;
-        // SNI only for names (RFC 6066 forbids IP literals); verification always.
-        if (!is_ip) SSL_set_tlsext_host_name(ssl_handle, ep.host.c_str());
-        X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
-        X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        const int set_ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, ep.host.c_str())
-                                 : X509_VERIFY_PARAM_set1_host(param, ep.host.c_str(), 0);
-        if (set_ok != 1) {
-            out.failure = transport_failure::tls;
-            out.error = "cannot set up host-name verification for " + ep.host;
-            co_return nullptr;
-        }
-        if (auto it = sessions_.find(ep.origin_key()); it != sessions_.end()) {
-            SSL_set_session(ssl_handle, it->second.get());
-        }
+        if (!prepare_tls(ssl_handle, ep, out)) co_return nullptr;
         lowest->expires_after(timeout_);
         auto [hec] = co_await conn->tls->async_handshake(ssl::stream_base::client, nothrow);
         if (hec) {

@@ -91,6 +91,7 @@ class https_client {
   private:
     boost::asio::awaitable<std::unique_ptr<connection>> connect(const endpoint& ep,
                                                                 http_outcome& out);
+    bool prepare_tls(SSL* ssl_handle, const endpoint& ep, http_outcome& out);
     std::unique_ptr<connection> take_idle(const std::string& key);
 
     boost::asio::any_io_executor ex_;

@@ -18,17 +18,9 @@ namespace aep {
 namespace {
 
 const char* level_name(log_level l) {
-    switch (l) {
-        case log_level::debug:
-            return "debug";
-        case log_level::info:
-            return "info";
-        case log_level::warning:
-            return "warning";
-        case log_level::error:
-            return "error";
-    }
-    return "info";
+    static constexpr const char* names[] = {"debug", "info", "warning", "error"};
+    const auto i = static_cast<std::size_t>(l);
+    return i < std::size(names) ? names[i] : "info";
 }
 
 int syslog_priority(log_level l) {

@@ -100,11 +100,66 @@ std::string label(std::string_view key, std::string_view value) {
 
 }  // namespace
 
+namespace {
+
+// A counter of `total` tries by result: success (total - failures) and failure.
+void by_result(writer& w, const char* name, const char* help, std::uint64_t total,
+               std::uint64_t failures) {
+    w.family(name, "counter", help);
+    w.sample(name, label("result", "success"), num(total - failures));
+    w.sample(name, label("result", "failure"), num(failures));
+}
+
+// The gauges and counters read at each scrape from the other parts of the daemon.
+void render_gauges(writer& w, const metrics_gauges& g) {
+    w.family("aep_batchd_entries_in_flight", "gauge",
+             "Entries being processed now: taken from a queue, outcome not yet recorded.");
+    w.sample("aep_batchd_entries_in_flight", "", num(std::uint64_t{g.in_flight}));
+    w.family("aep_batchd_pending_entries", "gauge",
+             "Entries waiting in the daemon's queue (at most its pending cap; more may wait on "
+             "disk), by queue.");
+    for (const auto& q : g.queues) {
+        w.sample("aep_batchd_pending_entries", label("queue", q.name),
+                 num(std::uint64_t{q.pending}));
+    }
+    w.family("aep_batchd_oldest_pending_age_seconds", "gauge",
+             "How long the longest-waiting pending entry has been known to the daemon; 0 when "
+             "none waits.");
+    for (const auto& q : g.queues) {
+        w.sample("aep_batchd_oldest_pending_age_seconds", label("queue", q.name),
+                 num(q.oldest_pending_age_seconds));
+    }
+    w.family("aep_batchd_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last batch created; 0 when none yet.");
+    w.sample("aep_batchd_last_success_timestamp_seconds", "",
+             num(g.last_success_timestamp_seconds));
+    by_result(w, "aep_batchd_token_refreshes_total", "Access-token requests to IMS, by result.",
+              g.token_requests, g.token_failures);
+    w.family("aep_batchd_connections_opened_total", "counter", "TCP connections opened.");
+    w.sample("aep_batchd_connections_opened_total", "", num(g.connections_opened));
+    w.family("aep_batchd_tls_handshakes_total", "counter",
+             "TLS handshakes completed, by whether an earlier session was resumed.");
+    w.sample("aep_batchd_tls_handshakes_total", label("resumed", "false"),
+             num(g.tls_handshakes - g.tls_resumed));
+    w.sample("aep_batchd_tls_handshakes_total", label("resumed", "true"), num(g.tls_resumed));
+    by_result(w, "aep_batchd_config_reloads_total", "Reloads (SIGHUP), by result.", g.reloads,
+              g.reload_failures);
+    w.family("aep_batchd_healthy", "gauge", "1 when /healthz answers 200, else 0.");
+    w.sample("aep_batchd_healthy", "", g.healthy ? "1" : "0");
+    w.family("process_start_time_seconds", "gauge", "Start time of the process (Unix time).");
+    w.sample("process_start_time_seconds", "", num(g.start_time_seconds));
+    w.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
+    w.sample("process_cpu_seconds_total", "", num(g.cpu_seconds));
+    w.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
+    w.sample("process_resident_memory_bytes", "", num(g.resident_memory_bytes));
+}
+
+}  // namespace
+
 std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
     writer w;
     w.family("aep_batchd_build_info", "gauge", "Always 1; the version is a label.");
     w.sample("aep_batchd_build_info", label("version", g.version), "1");
-
     w.family("aep_batchd_entries_total", "counter",
              "Entries finished, by queue and outcome (done: batch created; failed: recorded in "
              "failed/).");
@@ -139,51 +194,7 @@ std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
         w.sample("aep_batchd_request_duration_seconds_sum", label("kind", kind), num(h.sum()));
         w.sample("aep_batchd_request_duration_seconds_count", label("kind", kind), num(h.count()));
     }
-    w.family("aep_batchd_entries_in_flight", "gauge",
-             "Entries being processed now: taken from a queue, outcome not yet recorded.");
-    w.sample("aep_batchd_entries_in_flight", "", num(std::uint64_t{g.in_flight}));
-    w.family("aep_batchd_pending_entries", "gauge",
-             "Entries waiting in the daemon's queue (at most its pending cap; more may wait on "
-             "disk), by queue.");
-    for (const auto& q : g.queues) {
-        w.sample("aep_batchd_pending_entries", label("queue", q.name),
-                 num(std::uint64_t{q.pending}));
-    }
-    w.family("aep_batchd_oldest_pending_age_seconds", "gauge",
-             "How long the longest-waiting pending entry has been known to the daemon; 0 when "
-             "none waits.");
-    for (const auto& q : g.queues) {
-        w.sample("aep_batchd_oldest_pending_age_seconds", label("queue", q.name),
-                 num(q.oldest_pending_age_seconds));
-    }
-    w.family("aep_batchd_last_success_timestamp_seconds", "gauge",
-             "Unix time of the last batch created; 0 when none yet.");
-    w.sample("aep_batchd_last_success_timestamp_seconds", "",
-             num(g.last_success_timestamp_seconds));
-    w.family("aep_batchd_token_refreshes_total", "counter",
-             "Access-token requests to IMS, by result.");
-    w.sample("aep_batchd_token_refreshes_total", label("result", "success"),
-             num(g.token_requests - g.token_failures));
-    w.sample("aep_batchd_token_refreshes_total", label("result", "failure"), num(g.token_failures));
-    w.family("aep_batchd_connections_opened_total", "counter", "TCP connections opened.");
-    w.sample("aep_batchd_connections_opened_total", "", num(g.connections_opened));
-    w.family("aep_batchd_tls_handshakes_total", "counter",
-             "TLS handshakes completed, by whether an earlier session was resumed.");
-    w.sample("aep_batchd_tls_handshakes_total", label("resumed", "false"),
-             num(g.tls_handshakes - g.tls_resumed));
-    w.sample("aep_batchd_tls_handshakes_total", label("resumed", "true"), num(g.tls_resumed));
-    w.family("aep_batchd_config_reloads_total", "counter", "Reloads (SIGHUP), by result.");
-    w.sample("aep_batchd_config_reloads_total", label("result", "success"),
-             num(g.reloads - g.reload_failures));
-    w.sample("aep_batchd_config_reloads_total", label("result", "failure"), num(g.reload_failures));
-    w.family("aep_batchd_healthy", "gauge", "1 when /healthz answers 200, else 0.");
-    w.sample("aep_batchd_healthy", "", g.healthy ? "1" : "0");
-    w.family("process_start_time_seconds", "gauge", "Start time of the process (Unix time).");
-    w.sample("process_start_time_seconds", "", num(g.start_time_seconds));
-    w.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
-    w.sample("process_cpu_seconds_total", "", num(g.cpu_seconds));
-    w.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
-    w.sample("process_resident_memory_bytes", "", num(g.resident_memory_bytes));
+    render_gauges(w, g);
     return w.out;
 }
 

@@ -1,6 +1,6 @@
 // The loopback HTTP/1.1 listener behind metrics.listen: GET /metrics and GET /healthz.
 // Owns: the listening socket, its connections (at most 16, each with a read deadline, small
-// request limits) and their shutdown. Does not own: what the answers say (the daemon's handler).
+// request limits) and their shutdown. Does not own: what the answers say (app/health).
 // Event-loop thread only.
 #pragma once
 

@@ -1,11 +1,8 @@
 #include "io/spool.hpp"
 
+#include "io/durable.hpp"
 #include "io/random_id.hpp"
 #include "io/spool_access.hpp"
-
-#include <boost/json/parse.hpp>
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,55 +23,11 @@
 namespace aep {
 namespace {
 
-constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
-
 [[noreturn]] void throw_errno(const std::string& what, const std::string& path, int err) {
     throw_spool_errno(what, path, err);
 }
 
-struct fd_guard {
-    int fd;
-    ~fd_guard() {
-        if (fd >= 0) ::close(fd);
-    }
-};
-
-void write_all(int fd, const std::string& data, const std::string& path) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-        const auto n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("cannot write", path, errno);
-        }
-        off += static_cast<std::size_t>(n);
-    }
-}
-
-// Temporary files are ".<name>.<pid>.tmp": hidden from every scan, and owned by one process so
-// that a second daemon on the same spool never removes a live one at start.
-std::string temp_name(const std::string& dir, const std::string& name) {
-    return dir + "/." + name + "." + std::to_string(::getpid()) + ".tmp";
-}
-
-// Creates (or truncates) path with content and fsyncs it; removes it again on failure.
-void write_synced(const std::string& path, const std::string& content) {
-    fd_guard f{::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
-    if (f.fd < 0) throw_errno("cannot create", path, errno);
-    try {
-        write_all(f.fd, content, path);
-        if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
-    } catch (...) {
-        ::unlink(path.c_str());
-        throw;
-    }
-}
-
-// rename(2) that never replaces an existing target. Returns 0 or an errno value.
-int rename_noreplace(const std::string& from, const std::string& to) {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-    return errno;
-}
+constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
 
 // A file-name-safe form of a caller's unique token (an externalId may contain '/').
 std::string safe_suffix(const std::string& unique) {
@@ -122,49 +75,6 @@ bool status_of(int fd, fd_status& out) {
 
 }  // namespace
 
-void throw_spool_errno(const std::string& what, const std::string& path, int err) {
-    throw spool_error(what + " " + path + ": " + std::strerror(err), err);
-}
-
-void fsync_directory(const std::string& dir) {
-    fd_guard d{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-    if (d.fd < 0) throw_errno("cannot open directory", dir, errno);
-    if (::fsync(d.fd) != 0) throw_errno("cannot sync directory", dir, errno);
-}
-
-void sync_file(const std::string& path) {
-    fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
-    if (f.fd < 0) throw_errno("cannot open", path, errno);
-    if (::fsync(f.fd) != 0) throw_errno("cannot sync", path, errno);
-}
-
-std::string derive_external_id(const file_identity& incoming_dir, const file_identity& file) {
-    // SHA-256 over a fixed layout (little-endian integers), truncated to 128 bits.
-    unsigned char in[8 + 4 * 8];
-    std::memcpy(in, "aepbxid1", 8);
-    const std::uint64_t fields[4] = {incoming_dir.ino,
-                                     static_cast<std::uint64_t>(incoming_dir.born_ns), file.ino,
-                                     static_cast<std::uint64_t>(file.born_ns)};
-    for (int i = 0; i < 4; ++i) {
-        for (int b = 0; b < 8; ++b)
-            in[8 + i * 8 + b] = static_cast<unsigned char>(fields[i] >> (8 * b));
-    }
-    // The algorithm is fetched once and each thread keeps its context: a one-shot EVP_Digest
-    // looks SHA-256 up in OpenSSL 3's provider tables and builds a context every time, which
-    // cost several times the hashing itself (one per entry taken).
-    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(),
-                                                                              EVP_MD_CTX_free);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    if (!sha256 || !ctx || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx.get(), in, sizeof in) != 1 ||
-        EVP_DigestFinal_ex(ctx.get(), md, &len) != 1 || len < 16) {
-        throw spool_error("cannot compute SHA-256 for an externalId");
-    }
-    return "aepb-" + to_hex(md, 16);
-}
-
 spool::spool(std::string root) : root_(std::move(root)) {
     while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
@@ -189,110 +99,6 @@ std::vector<std::string> spool::ensure_layout(const spool_owner& owner) const {
 
 std::optional<file_identity> spool::incoming_identity() const {
     return identity_at(AT_FDCWD, path("incoming", "").c_str(), AT_SYMLINK_NOFOLLOW);
-}
-
-namespace {
-constexpr const char* run_marker_prefix = ".aep-batchd-run.";
-constexpr const char* doubt_file = ".aep-batchd-doubt";
-
-// True when someone holds the marker's lock (a live run), false when nobody does.
-bool marker_held(const std::string& path) {
-    fd_guard f{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
-    if (f.fd < 0) return true;  // gone meanwhile, or not ours to judge: leave it
-    if (::flock(f.fd, LOCK_EX | LOCK_NB) == 0) return false;
-    return errno == EWOULDBLOCK;
-}
-}  // namespace
-
-spool::run_start spool::inspect_runs(const std::string& boot_id, std::int64_t now_ns) const {
-    run_start r;
-    const std::string doubt = root_ + "/" + doubt_file;
-    if (std::FILE* f = std::fopen(doubt.c_str(), "rbe")) {
-        char buf[32] = {};
-        const auto n = std::fread(buf, 1, sizeof buf - 1, f);
-        std::fclose(f);
-        char* end = nullptr;
-        errno = 0;
-        const long long v = std::strtoll(buf, &end, 10);
-        // Unreadable: every entry present is in doubt, the safe side.
-        r.doubt_before_ns = (n > 0 && errno == 0 && end != buf && v > 0) ? v : now_ns;
-    } else if (errno != ENOENT) {
-        r.doubt_before_ns = now_ns;
-    }
-    std::vector<std::string> lost;
-    DIR* d = ::opendir(root_.c_str());
-    if (!d) throw_errno("cannot list", root_, errno);
-    while (auto* ent = ::readdir(d)) {
-        const std::string n = ent->d_name;
-        if (n.rfind(run_marker_prefix, 0) != 0 || n.ends_with(".tmp")) continue;
-        if (marker_held(root_ + "/" + n)) continue;  // a live run, here or elsewhere
-        const std::string rest = n.substr(std::strlen(run_marker_prefix));
-        const auto dot = rest.rfind('.');
-        // Of this boot, the page cache holds what that run did; of another, it may be lost.
-        if (dot == std::string::npos || rest.substr(0, dot) != boot_id) {
-            lost.push_back(n);
-        } else {
-            r.stale.push_back(n);
-        }
-    }
-    ::closedir(d);
-    if (lost.empty()) return r;
-    r.after_lost_boot = true;
-    r.doubt_before_ns = std::max(r.doubt_before_ns.value_or(now_ns), now_ns);
-    try {
-        write_durable(root_, doubt_file, "", std::to_string(*r.doubt_before_ns), true,
-                      sync_mode::now);
-        // Noted: those markers may go. (If the note cannot be written, they stay, and the
-        // next start finds them again.)
-        r.stale.insert(r.stale.end(), lost.begin(), lost.end());
-    } catch (const spool_error&) {
-    }
-    return r;
-}
-
-void spool::mark_run(run_start& r, const std::string& boot_id) const {
-    std::string tmp;
-    try {
-        // Written and locked under a temporary name, so that no other start ever sees it
-        // unlocked.
-        const std::string marker = run_marker_prefix + boot_id + "." + random_hex(8);
-        const std::string p = root_ + "/" + marker;
-        tmp = p + ".tmp";
-        write_synced(tmp, boot_id + "\n");
-        const int fd = ::open(tmp.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) throw_errno("cannot open", tmp, errno);
-        r.lock = std::shared_ptr<const int>(new int(fd), [](const int* f) {
-            ::close(*f);
-            delete f;
-        });
-        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) throw_errno("cannot lock", tmp, errno);
-        if (::rename(tmp.c_str(), p.c_str()) != 0)
-            throw_errno("cannot rename into place", p, errno);
-        r.marker = marker;
-        for (const auto& n : r.stale) ::unlink((root_ + "/" + n).c_str());
-        r.stale.clear();
-        fsync_directory(root_);
-        r.marked = true;
-    } catch (const spool_error& e) {
-        r.problem = e.what();
-        r.lock.reset();
-        if (!tmp.empty()) ::unlink(tmp.c_str());
-    }
-}
-
-spool::run_start spool::begin_run(const std::string& boot_id, std::int64_t now_ns) const {
-    run_start r = inspect_runs(boot_id, now_ns);
-    mark_run(r, boot_id);
-    return r;
-}
-
-void spool::end_run(run_start& run) const {
-    if (run.marker.empty()) return;
-    const std::string p = root_ + "/" + run.marker;
-    if (::unlink(p.c_str()) != 0 && errno != ENOENT) throw_errno("cannot remove", p, errno);
-    fsync_directory(root_);
-    run.lock.reset();
-    run.marker.clear();
 }
 
 std::vector<std::string> spool::list(const char* sub, std::size_t limit) const {
@@ -565,39 +371,16 @@ std::string spool::file_record(const std::string& name, const std::string& uniqu
     return target;
 }
 
-std::string spool::write_durable(const std::string& dir, const std::string& final_name,
-                                 const std::string& alt_name, const std::string& content,
-                                 bool replace, sync_mode sync) const {
-    const auto tmp = temp_name(dir, final_name);
-    write_synced(tmp, content);
-    std::string target = dir + "/" + final_name;
-    int err = 0;
-    if (replace) {
-        err = ::rename(tmp.c_str(), target.c_str()) == 0 ? 0 : errno;
-    } else {
-        err = rename_noreplace(tmp, target);
-        if (err == EEXIST && !alt_name.empty()) {
-            target = dir + "/" + alt_name;
-            err = rename_noreplace(tmp, target);
-        }
-    }
-    if (err != 0) {
-        ::unlink(tmp.c_str());
-        throw_errno("cannot rename into place", target, err);
-    }
-    if (sync == sync_mode::now) fsync_directory(dir);
-    return target;
-}
-
 void spool::rewrite_claimed(const std::string& name, const std::string& content,
                             sync_mode sync) const {
-    write_durable(path("processing", ""), name, "", content, true, sync);
+    write_durable(path("processing", ""), name, "", content, true, sync == sync_mode::now);
 }
 
 std::string spool::record_done(const std::string& name, const std::string& unique,
                                const std::string& record, sync_mode sync) const {
     return write_durable(path("done", ""), name + ".json",
-                         name + "." + safe_suffix(unique) + ".json", record, false, sync);
+                         name + "." + safe_suffix(unique) + ".json", record, false,
+                         sync == sync_mode::now);
 }
 
 void spool::remove_claimed(const std::string& name) const {
@@ -617,7 +400,7 @@ std::string spool::fail(const std::string& name, const std::string& unique,
     const bool error_taken = ::lstat((dir + "/" + name + ".error.json").c_str(), &st) == 0;
     if (entry_taken) entry_target = name + "." + safe_suffix(unique);
     const auto written = write_durable(dir, entry_target + ".error.json", "", error_record,
-                                       !entry_taken && error_taken, sync_mode::now);
+                                       !entry_taken && error_taken, true);
     const int err = rename_noreplace(path("processing", name), dir + "/" + entry_target);
     if (err != 0 && err != ENOENT)
         throw_errno("cannot move to failed/", path("processing", name), err);
@@ -697,9 +480,10 @@ std::size_t spool::remove_stale_temps() const {
     return removed;
 }
 
-bool spool::done_record_matches(const std::string& name, const std::string& external_id) const {
-    for (const auto& candidate :
-         {name + ".json", name + "." + safe_suffix(external_id) + ".json"}) {
+std::vector<std::string> spool::done_records(const std::string& name,
+                                             const std::string& unique) const {
+    std::vector<std::string> texts;
+    for (const auto& candidate : {name + ".json", name + "." + safe_suffix(unique) + ".json"}) {
         const auto p = path("done", candidate);
         std::FILE* f = std::fopen(p.c_str(), "rbe");
         if (!f) continue;
@@ -710,22 +494,9 @@ bool spool::done_record_matches(const std::string& name, const std::string& exte
             text.append(buf, n);
         }
         std::fclose(f);
-        if (is_record_of(text, external_id)) return true;
+        texts.push_back(std::move(text));
     }
-    return false;
-}
-
-bool spool::is_record_of(const std::string& text, const std::string& external_id) {
-    // A record starts with '{'; a bare dataset id never does, so most entries stop here.
-    const auto first = text.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos || text[first] != '{') return false;
-    boost::system::error_code ec;
-    auto jv = boost::json::parse(text, ec);
-    if (ec || !jv.is_object()) return false;
-    const auto& o = jv.as_object();
-    const auto* x = o.if_contains("externalId");
-    const auto* b = o.if_contains("batchId");
-    return x && x->is_string() && x->get_string() == external_id && b && b->is_string();
+    return texts;
 }
 
 }  // namespace aep

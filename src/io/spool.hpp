@@ -1,10 +1,12 @@
 // One queue's spool directory on disk: layout, claiming, reading entries, durable outcomes.
-// Owns: every path inside <spool>/ and the write-temp/fsync/rename/dir-sync discipline.
-// Does not own: what an entry means (entry) or when things happen (daemon).
+// Owns: every path inside <spool>/ and the entry's life there (claim, read, stamp, record, file);
+// the durable-write primitives are io/durable.hpp, the run markers io/run_marker.hpp.
+// Does not own: what an entry means (aep/) or when things happen (pipeline/).
 // Blocking: every call does file I/O; the daemon runs them on its file-I/O thread pool. The
 // object is immutable after construction, so calls from several threads are safe.
 #pragma once
 
+#include "io/durable.hpp"
 #include "io/spool_access.hpp"
 
 #include <cstdint>
@@ -17,17 +19,6 @@
 
 namespace aep {
 
-// An I/O failure with the path it concerns; what() is fit for a log line.
-class spool_error : public std::runtime_error {
-  public:
-    explicit spool_error(const std::string& what, int err = 0)
-        : std::runtime_error(what), err_(err) {}
-    int error_number() const { return err_; }  // the errno value, 0 when none applies
-
-  private:
-    int err_;
-};
-
 // A file's identity for as long as it exists: its inode number and birth time (statx). A
 // rename, an extended attribute or content written in place keep it; no other file on the same
 // file system has both at the same time.
@@ -35,12 +26,6 @@ struct file_identity {
     std::uint64_t ino = 0;
     std::int64_t born_ns = 0;  // birth time, nanoseconds since the epoch
 };
-
-// The externalId of an entry that brings none: derived from its spool (the identity of its
-// incoming/ directory) and its file, "aepb-" and 32 hex digits like a random one. The same file
-// gets the same id at every start, whether or not its stamp survived; different files, or the
-// same name dropped again, get different ids.
-std::string derive_external_id(const file_identity& incoming_dir, const file_identity& file);
 
 class spool {
   public:
@@ -56,34 +41,6 @@ class spool {
 
     // incoming/'s own identity (nullopt when the file system records no birth times).
     std::optional<file_identity> incoming_identity() const;
-
-    // Which sends of an earlier run may have left no trace (see README, Delivery). A run whose
-    // externalId stamps are not synced before each send keeps a marker in the spool root,
-    // .aep-batchd-run.<boot id>.<random>, locked (flock) while the run lives, from start until a
-    // clean stop has synced everything. A marker nobody holds is a run that ended without that
-    // stop: of this boot, a crashed process, whose changes the page cache still holds (removed);
-    // of an earlier boot, a run that ended with its machine, whose stamps and claims may be lost,
-    // so every entry born before now is in doubt (looked up in Catalog before it is sent). That
-    // moment is kept in .aep-batchd-doubt (only ever raised). Markers that are held belong to
-    // live daemons on the same spool, in other containers or on other machines too.
-    struct run_start {
-        std::optional<std::int64_t> doubt_before_ns;  // entries born before this are in doubt
-        bool after_lost_boot = false;                 // a marker of an earlier boot was found
-        std::vector<std::string> stale;  // markers of ended runs, removed once this one is marked
-        bool marked = false;  // this run's marker is durable: stamps need no sync before a send
-        std::string problem;  // why not marked
-        std::string marker;   // this run's marker (its name in the spool root)
-        std::shared_ptr<const int> lock;  // the marker's open file, locked; closed when released
-    };
-    // The first half, which start-up waits for (no sync unless a lost boot is found): the doubt
-    // moment, with .aep-batchd-doubt raised and synced when needed.
-    run_start inspect_runs(const std::string& boot_id, std::int64_t now_ns) const;
-    // The second half, which only sends relying on it wait for: this run's marker, created,
-    // locked and synced, then the stale markers removed. Sets marked (or problem).
-    void mark_run(run_start& run, const std::string& boot_id) const;
-    run_start begin_run(const std::string& boot_id, std::int64_t now_ns) const;  // both
-    // Removes this run's marker; only after everything of this run is durable. Throws.
-    void end_run(run_start& run) const;
 
     // Names in incoming/ or processing/, skipping those that start with '.'; at most `limit`
     // of them (the directory is read only that far).
@@ -174,11 +131,9 @@ class spool {
     std::string fail(const std::string& name, const std::string& unique,
                      const std::string& error_record) const;
 
-    // True when done/<name>.json records this external id: a crash struck between recording
-    // the result and removing the entry, so the entry needs no second request.
-    bool done_record_matches(const std::string& name, const std::string& external_id) const;
-    // True when `text` is a done record (a JSON object with a batchId) of `external_id`.
-    static bool is_record_of(const std::string& text, const std::string& external_id);
+    // The texts of done/<name>.json and done/<name>.<unique>.json, those that exist (at most
+    // 1 MiB each): where an earlier run may have recorded the entry (aep/records.hpp tells).
+    std::vector<std::string> done_records(const std::string& name, const std::string& unique) const;
     void remove_claimed(const std::string& name) const;
 
     // What a polite writer does, for each (name, content): writes tmp/<name> with mode 0660
@@ -195,19 +150,7 @@ class spool {
     std::size_t remove_stale_temps() const;
 
   private:
-    // Writes dir/<final_name> atomically and durably; on EEXIST tries dir/<alt_name>.
-    std::string write_durable(const std::string& dir, const std::string& final_name,
-                              const std::string& alt_name, const std::string& content, bool replace,
-                              sync_mode sync) const;
-
     std::string root_;
 };
-
-// Throws spool_error("<what> <path>: <strerror(err)>"), carrying err.
-[[noreturn]] void throw_spool_errno(const std::string& what, const std::string& path, int err);
-
-// Durability primitives, exposed for tests and reuse.
-void fsync_directory(const std::string& dir);
-void sync_file(const std::string& path);  // fsync of a regular file (links not followed)
 
 }  // namespace aep

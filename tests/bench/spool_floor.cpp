@@ -6,6 +6,7 @@
 // tests/bench/run sets it beside the daemon's figures: a floor no request pipeline can go under
 // on that file system. Not a test; exits 1 when an entry does not go through.
 
+#include "aep/external_id.hpp"
 #include "io/spool.hpp"
 
 #include <chrono>

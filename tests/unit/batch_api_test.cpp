@@ -1,4 +1,5 @@
 #include "aep/batch_api.hpp"
+#include "aep/records.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,4 +1,7 @@
 #include "io/spool.hpp"
+#include "aep/external_id.hpp"
+#include "aep/records.hpp"
+#include "io/run_marker.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -144,15 +147,15 @@ TEST_F(SpoolTest, SeparateRecordIsWrittenThenTheEntryRemoved) {
     sp_->remove_claimed("a");
     EXPECT_EQ(path, (root_ / "done" / "a.json").string());
     EXPECT_FALSE(fs::exists(root_ / "processing" / "a"));
-    EXPECT_TRUE(sp_->done_record_matches("a", "x1"));
-    EXPECT_FALSE(sp_->done_record_matches("a", "other"));
+    EXPECT_TRUE(done_record_matches(*sp_, "a", "x1"));
+    EXPECT_FALSE(done_record_matches(*sp_, "a", "other"));
     // A second entry of the same name keeps the first record.
     put("processing", "a", "ds1");
     path = sp_->record_done("a", "x/2", "{\"externalId\":\"x/2\",\"batchId\":\"b2\"}\n");
     sp_->remove_claimed("a");
     EXPECT_EQ(path, (root_ / "done" / "a.x_2.json").string());
     EXPECT_EQ(read(root_ / "done" / "a.json"), "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n");
-    EXPECT_TRUE(sp_->done_record_matches("a", "x/2"));
+    EXPECT_TRUE(done_record_matches(*sp_, "a", "x/2"));
     // No temporary files are left behind.
     for (const auto& e : fs::directory_iterator(root_ / "done")) {
         EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
@@ -270,7 +273,7 @@ TEST_F(SpoolTest, RunMarkersTellALostBootFromACrashedProcess) {
     ASSERT_GE(live_fd, 0);
     ASSERT_EQ(::flock(live_fd, LOCK_EX | LOCK_NB), 0);
 
-    auto first = sp_->begin_run("boot-a", t0);
+    auto first = begin_run(sp_->root(), "boot-a", t0);
     ASSERT_TRUE(first.marked) << first.problem;
     EXPECT_FALSE(first.after_lost_boot) << "a live run of another boot is not a lost machine";
     EXPECT_FALSE(first.doubt_before_ns) << "a fresh spool has nothing in doubt";
@@ -279,44 +282,44 @@ TEST_F(SpoolTest, RunMarkersTellALostBootFromACrashedProcess) {
         << "sorted: boot-a before boot-x";
     EXPECT_TRUE(sp_->list("incoming").empty()) << "markers live beside the directories";
     // This run's marker is locked: another start takes it for a live run.
-    auto second = sp_->begin_run("boot-a", t0 + 1);
+    auto second = begin_run(sp_->root(), "boot-a", t0 + 1);
     ASSERT_TRUE(second.marked) << second.problem;
     EXPECT_EQ(markers().size(), 3u);
-    sp_->end_run(second);
+    end_run(sp_->root(), second);
 
     // A run of this boot whose process died (its marker unlocked): its changes are in the page
     // cache, so nothing is in doubt, and its marker goes.
     std::ofstream(root_ / ".aep-batchd-run.boot-a.dead") << "boot-a\n";
-    auto same_boot = sp_->begin_run("boot-a", t0 + 2);
+    auto same_boot = begin_run(sp_->root(), "boot-a", t0 + 2);
     EXPECT_FALSE(same_boot.after_lost_boot);
     EXPECT_FALSE(same_boot.doubt_before_ns);
     EXPECT_FALSE(fs::exists(root_ / ".aep-batchd-run.boot-a.dead")) << "stale, removed";
-    sp_->end_run(same_boot);
+    end_run(sp_->root(), same_boot);
 
     // The machine went down under a run (its marker names another boot, and nobody holds it):
     // every entry born before this start is in doubt, and stays so at later starts (the moment
     // is kept, only ever raised).
     const std::string first_marker = first.marker;
     first.lock.reset();  // the process of that boot is gone
-    auto rebooted = sp_->begin_run("boot-b", t0 + 5);
+    auto rebooted = begin_run(sp_->root(), "boot-b", t0 + 5);
     EXPECT_TRUE(rebooted.after_lost_boot);
     ASSERT_TRUE(rebooted.doubt_before_ns);
     EXPECT_EQ(*rebooted.doubt_before_ns, t0 + 5);
     EXPECT_FALSE(fs::exists(root_ / first_marker))
         << "the lost boot's marker is cleared once noted";
     EXPECT_TRUE(fs::exists(live)) << "a live run's marker is never cleared";
-    sp_->end_run(rebooted);
-    auto later = sp_->begin_run("boot-b", t0 + 9);
+    end_run(sp_->root(), rebooted);
+    auto later = begin_run(sp_->root(), "boot-b", t0 + 9);
     EXPECT_FALSE(later.after_lost_boot) << "the last run stopped cleanly";
     EXPECT_EQ(later.doubt_before_ns, t0 + 5);
-    sp_->end_run(later);
+    end_run(sp_->root(), later);
     EXPECT_EQ(markers(), (std::vector<std::string>{live.filename().string()}));
 
     // A doubt file that cannot be read puts everything present in doubt.
     std::ofstream(root_ / ".aep-batchd-doubt", std::ios::trunc) << "garbage";
-    auto garbled = sp_->begin_run("boot-b", t0 + 20);
+    auto garbled = begin_run(sp_->root(), "boot-b", t0 + 20);
     EXPECT_EQ(garbled.doubt_before_ns, t0 + 20);
-    sp_->end_run(garbled);
+    end_run(sp_->root(), garbled);
     ::close(live_fd);
 }
 
@@ -332,11 +335,11 @@ TEST_F(SpoolTest, RecordReplacesTheEntryInItsOwnFileThenMovesToDone) {
     const std::string rec = "{\"externalId\":\"x1\",\"batchId\":\"b1\"}\n";
     ASSERT_TRUE(sp_->write_record_in_place("a", rec));
     EXPECT_EQ(read(root_ / "processing" / "a"), rec);
-    EXPECT_TRUE(spool::is_record_of(rec, "x1"));
-    EXPECT_FALSE(spool::is_record_of(rec, "x2"));
-    EXPECT_FALSE(spool::is_record_of("ds1", "x1"));
-    EXPECT_FALSE(spool::is_record_of(rec.substr(0, rec.size() / 2), "x1")) << "torn";
-    EXPECT_FALSE(spool::is_record_of("{\"externalId\":\"x1\"}", "x1")) << "no batchId";
+    EXPECT_TRUE(is_record_of(rec, "x1"));
+    EXPECT_FALSE(is_record_of(rec, "x2"));
+    EXPECT_FALSE(is_record_of("ds1", "x1"));
+    EXPECT_FALSE(is_record_of(rec.substr(0, rec.size() / 2), "x1")) << "torn";
+    EXPECT_FALSE(is_record_of("{\"externalId\":\"x1\"}", "x1")) << "no batchId";
     EXPECT_EQ(sp_->file_record("a", "x1"), (root_ / "done" / "a.json").string());
     struct stat after {};
     ASSERT_EQ(::stat((root_ / "done" / "a.json").c_str(), &after), 0);

@@ -1,0 +1,59 @@
+// The one way every API request leaves (Vector's shared request layer): a request slot (at most
+// http.concurrency in flight), the org-wide send gate (http.rate_limit and the shared pause
+// after a 429), the exchange, and its count in /metrics. Holds the endpoints a reload swaps.
+// Owns: the slots, the gate, the endpoints. Does not own: what a request means (aep/) or what to
+// do with its answer (the stages). Threading: the loop only.
+#pragma once
+
+#include "config/endpoint.hpp"
+#include "io/https_client.hpp"
+#include "pipeline/context.hpp"
+#include "policy/send_gate.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace aep {
+
+class api_channel {
+  public:
+    api_channel(pipeline_context& ctx, https_client& client);
+
+    // One API request: a slot, the gate, the exchange, its count under `kind` in /metrics.
+    // nullopt when the daemon stops first. `ep` and `req` must outlive the call.
+    boost::asio::awaitable<std::optional<http_outcome>> exchange(
+        const char* kind, const endpoint& ep, http::request<http::string_body>& req);
+
+    // The API asked us to slow down: everybody waits, not only the request that was told, for
+    // `hint` when the server said, else retry.initial_backoff (at least 1 s); at most 10 min.
+    void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
+
+    // Shared so that a request under way keeps the endpoint it started with across a reload.
+    std::shared_ptr<const endpoint> import_endpoint() const { return import_ep_; }
+    std::shared_ptr<const endpoint> catalog_endpoint() const { return catalog_ep_; }
+
+    // A reload: new endpoints and rate; requests waiting for a slot look at the new number.
+    void reconfigure(const config& next);
+    void stop() { slot_free_.cancel(); }  // waiters see the stop
+
+  private:
+    struct slot_guard;
+    boost::asio::awaitable<bool> acquire_slot();
+    bool release_slot();  // true when a request waiting for a slot was woken
+    boost::asio::awaitable<bool> pass_gate();
+
+    pipeline_context& ctx_;
+    https_client& client_;
+    std::shared_ptr<const endpoint> import_ep_;
+    std::shared_ptr<const endpoint> catalog_ep_;
+    send_gate gate_;
+    int slots_in_use_ = 0;
+    boost::asio::steady_timer slot_free_;  // requests waiting for a slot; release wakes one
+};
+
+}  // namespace aep

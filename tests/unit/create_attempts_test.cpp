@@ -1,0 +1,301 @@
+// The create attempts stepped by hand through every row of the README's *Delivery* section:
+// answers built with the real classify_create_response, the clock and the jitter passed in.
+#include "policy/create_attempts.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace aep;
+using namespace std::chrono_literals;
+using step = create_attempts::step;
+using request = create_attempts::request;
+
+namespace {
+
+const auto t0 = std::chrono::steady_clock::time_point{} + 1000h;
+const auto wall = std::chrono::system_clock::time_point{} + 24h * 20000;
+
+retry_config limits(int max_attempts = 4) {
+    retry_config r;
+    r.max_attempts = max_attempts;
+    r.initial_backoff = 1000ms;
+    r.max_backoff = 60s;
+    r.max_age = 1h;
+    return r;
+}
+
+create_reply reply(unsigned status, std::string body = "{}", std::string retry_after = "") {
+    create_reply r;
+    r.status = status;
+    r.result = classify_create_response(status, body, retry_after, wall);
+    r.body_excerpt = body_excerpt(body);
+    r.request_id = "req-" + std::to_string(status);
+    return r;
+}
+
+create_reply created(const std::string& id = "b1") {
+    return reply(201, R"({"id":")" + id + R"(","status":"loading","tags":{"acp_stagePath":["s/)" +
+                          id + R"("]}})");
+}
+
+create_reply transport(bool sent) {
+    create_reply r;
+    r.transport_error = "timeout error: read timed out";
+    r.request_sent = sent;
+    return r;
+}
+
+lookup_result looked_up(lookup_result::kind k, const std::string& batch = "b0") {
+    lookup_result r;
+    r.outcome = k;
+    if (k == lookup_result::kind::found) {
+        r.batch.outcome = create_result::kind::created;
+        r.batch.batch_id = batch;
+    }
+    if (k == lookup_result::kind::error) r.reason = "catalog look-up: HTTP 503";
+    if (k == lookup_result::kind::unauthorized) r.reason = "catalog look-up: HTTP 401";
+    return r;
+}
+
+create_attempts fresh(int max_attempts = 4) {
+    return create_attempts(limits(max_attempts), first_request::create, "aepb-x", t0);
+}
+
+}  // namespace
+
+TEST(CreateAttempts, A201WithAnIdIsDoneAfterOneRequest) {
+    auto m = fresh();
+    EXPECT_EQ(m.next(), request::create);
+    const auto s = m.on_create(created("b1"), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::created);
+    EXPECT_EQ(s.batch.batch_id, "b1");
+    EXPECT_EQ(s.batch.stage_path, "s/b1");
+    EXPECT_EQ(s.noted, step::note::none);
+    EXPECT_EQ(m.attempts(), 1);
+}
+
+TEST(CreateAttempts, AnUnreadable201IsAnUnknownOutcomeLookedUpBeforeAnyResend) {
+    for (const std::string body : {"not json", R"({"status":"loading"})"}) {
+        auto m = fresh();
+        auto s = m.on_create(reply(201, body), t0, 0.0);
+        EXPECT_EQ(s.k, step::kind::wait) << body;
+        // Catalog may lag: at least one initial back-off, even with a zero jitter.
+        EXPECT_GE(s.delay, 1000ms);
+        EXPECT_EQ(m.next(), request::look_up);
+        s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+        EXPECT_EQ(s.k, step::kind::again);
+        EXPECT_EQ(m.next(), request::create);
+        s = m.on_create(created(), t0 + 2s, 0.5);
+        EXPECT_EQ(s.k, step::kind::created);
+        EXPECT_EQ(m.attempts(), 2);
+    }
+}
+
+TEST(CreateAttempts, AnUnknownOutcomeFoundInCatalogIsRecovered) {
+    auto m = fresh();
+    m.on_create(transport(true), t0, 0.5);
+    ASSERT_EQ(m.next(), request::look_up);
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::found, "b7"), 0.5);
+    EXPECT_EQ(s.k, step::kind::recovered);
+    EXPECT_EQ(s.batch.batch_id, "b7");
+    EXPECT_EQ(m.attempts(), 1);
+}
+
+TEST(CreateAttempts, A401IsResentOnceAtOnceWithAFreshToken) {
+    auto m = fresh();
+    auto s = m.on_create(reply(401, R"({"error":"expired"})"), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::again);
+    EXPECT_TRUE(s.drop_token);
+    EXPECT_EQ(s.noted, step::note::none);
+    s = m.on_create(reply(401, R"({"error":"expired"})"), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_NE(s.why.reason.find("HTTP 401 twice in a row"), std::string::npos) << s.why.reason;
+    EXPECT_NE(s.why.reason.find("platform.api_key"), std::string::npos);
+    EXPECT_EQ(s.why.http_status, 401u);
+    EXPECT_EQ(s.why.response_body, R"({"error":"expired"})");
+    EXPECT_EQ(s.why.request_id, "req-401");
+    EXPECT_EQ(m.attempts(), 2);
+}
+
+TEST(CreateAttempts, Two401sApartAreNotTwiceInARow) {
+    auto m = fresh();
+    EXPECT_EQ(m.on_create(reply(401), t0, 0.5).k, step::kind::again);
+    EXPECT_EQ(m.on_create(reply(500), t0, 0.5).k, step::kind::wait);
+    EXPECT_EQ(m.on_create(reply(401), t0, 0.5).k, step::kind::again);
+    EXPECT_EQ(m.on_create(created(), t0, 0.5).k, step::kind::created);
+}
+
+TEST(CreateAttempts, TransientStatusesAndTransportErrorsAreRetriedWithBackoff) {
+    for (unsigned status : {408u, 429u, 500u, 502u, 503u, 504u}) {
+        auto m = fresh();
+        const auto s = m.on_create(reply(status), t0, 0.999);
+        EXPECT_EQ(s.k, step::kind::wait) << status;
+        EXPECT_EQ(s.noted, step::note::create_failed);
+        EXPECT_FALSE(s.note_reason.empty());
+        // Full jitter below the first back-off, and the next request is a create again.
+        EXPECT_LE(s.delay, 1000ms);
+        EXPECT_GE(s.delay, 990ms);
+        EXPECT_EQ(m.next(), request::create) << status;
+    }
+    auto m = fresh();
+    const auto s = m.on_create(transport(false), t0, 0.0);
+    EXPECT_EQ(s.k, step::kind::wait);
+    EXPECT_EQ(s.delay, 0ms) << "never written: no look-up, nothing to wait for";
+    EXPECT_EQ(m.next(), request::create);
+}
+
+TEST(CreateAttempts, BackoffDoublesUpToItsCap) {
+    retry_config r = limits(20);
+    r.max_backoff = 5s;
+    create_attempts m(r, first_request::create, "aepb-x", t0);
+    std::vector<std::chrono::milliseconds> delays;
+    for (int i = 0; i < 5; ++i) delays.push_back(m.on_create(reply(500), t0, 0.9999).delay);
+    EXPECT_NEAR(delays[0].count(), 1000, 1);
+    EXPECT_NEAR(delays[1].count(), 2000, 1);
+    EXPECT_NEAR(delays[2].count(), 4000, 1);
+    EXPECT_NEAR(delays[3].count(), 5000, 1);
+    EXPECT_NEAR(delays[4].count(), 5000, 1);
+}
+
+TEST(CreateAttempts, RetryAfterIsHonouredAndCapped) {
+    auto m = fresh();
+    auto s = m.on_create(reply(503, "{}", "7"), t0, 0.0);
+    EXPECT_EQ(s.k, step::kind::wait);
+    EXPECT_GE(s.delay, 7000ms);
+    auto m2 = fresh();
+    s = m2.on_create(reply(429, "{}", "86400"), t0, 0.0);
+    EXPECT_EQ(s.delay, std::chrono::milliseconds(10min));
+}
+
+TEST(CreateAttempts, A429OrA503WithRetryAfterSlowsEveryoneDown) {
+    auto m = fresh();
+    auto s = m.on_create(reply(429), t0, 0.5);
+    EXPECT_TRUE(s.slow_down);
+    EXPECT_FALSE(s.slow_down_hint);
+    s = m.on_create(reply(503, "{}", "3"), t0, 0.5);
+    EXPECT_TRUE(s.slow_down);
+    EXPECT_EQ(s.slow_down_hint, 3000ms);
+    s = m.on_create(reply(503), t0, 0.5);
+    EXPECT_FALSE(s.slow_down) << "a 503 without Retry-After only retries";
+    s = m.on_create(reply(500, "{}", "3"), t0, 0.5);
+    EXPECT_FALSE(s.slow_down);
+}
+
+TEST(CreateAttempts, OtherClientErrorsFailAfterOneRequestWithStatusAndBody) {
+    for (unsigned status : {400u, 403u, 404u, 409u, 413u, 414u, 415u, 422u}) {
+        auto m = fresh();
+        const auto s = m.on_create(reply(status, R"({"title":"no"})"), t0, 0.5);
+        EXPECT_EQ(s.k, step::kind::failed) << status;
+        EXPECT_EQ(s.why.http_status, status);
+        EXPECT_EQ(s.why.response_body, R"({"title":"no"})");
+        EXPECT_EQ(s.why.request_id, "req-" + std::to_string(status));
+        EXPECT_FALSE(s.why.reason.empty());
+        EXPECT_EQ(m.attempts(), 1);
+    }
+}
+
+TEST(CreateAttempts, GivesUpAfterMaxAttemptsWithTheLastError) {
+    auto m = fresh(3);
+    EXPECT_EQ(m.on_create(reply(500), t0, 0.5).k, step::kind::wait);
+    EXPECT_EQ(m.on_create(reply(502), t0, 0.5).k, step::kind::wait);
+    const auto s = m.on_create(reply(504, "gateway"), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason.rfind("gave up after 3 attempts: ", 0), 0u) << s.why.reason;
+    EXPECT_NE(s.why.reason.find("504"), std::string::npos);
+    EXPECT_EQ(s.why.http_status, 504u);
+    EXPECT_EQ(s.why.response_body, "gateway");
+    EXPECT_EQ(s.noted, step::note::create_failed) << "the last failure is still worth its line";
+}
+
+TEST(CreateAttempts, GivesUpAtMaxAgeAfterTheClaim) {
+    auto m = fresh(100);
+    EXPECT_EQ(m.on_create(reply(500), t0 + 59min, 0.5).k, step::kind::wait);
+    const auto s = m.on_create(reply(500), t0 + 1h, 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason.rfind("gave up after 3600 s (retry.max_age): ", 0), 0u) << s.why.reason;
+    // With max_age 0 there is no age limit.
+    retry_config r = limits(100);
+    r.max_age = 0ms;
+    create_attempts unlimited(r, first_request::create, "aepb-x", t0);
+    EXPECT_EQ(unlimited.on_create(reply(500), t0 + 1000h, 0.5).k, step::kind::wait);
+}
+
+TEST(CreateAttempts, AnUnknownOutcomeIsLookedUpEvenPastTheLimits) {
+    auto m = fresh(2);
+    // Written, then reset: never resent without asking Catalog, whatever the limits say.
+    auto s = m.on_create(transport(true), t0 + 2h, 0.0);
+    EXPECT_EQ(s.k, step::kind::wait) << "max_age does not cut a look-up short";
+    EXPECT_GE(s.delay, 1000ms);
+    ASSERT_EQ(m.next(), request::look_up);
+    EXPECT_EQ(m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5).k, step::kind::again);
+    s = m.on_create(transport(true), t0, 0.0);
+    EXPECT_EQ(s.k, step::kind::wait) << "the last attempt's outcome is unknown: look it up";
+    ASSERT_EQ(m.next(), request::look_up);
+    s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason, "gave up after 2 attempts: timeout error: read timed out");
+    EXPECT_FALSE(s.why.http_status);
+}
+
+TEST(CreateAttempts, AnEntryAnEarlierRunMayHaveSentIsLookedUpFirst) {
+    create_attempts found(limits(), first_request::look_up_first, "aepb-x", t0);
+    ASSERT_EQ(found.next(), request::look_up);
+    auto s = found.on_look_up(looked_up(lookup_result::kind::found, "b3"), 0.5);
+    EXPECT_EQ(s.k, step::kind::recovered);
+    EXPECT_EQ(s.batch.batch_id, "b3");
+    EXPECT_EQ(found.attempts(), 0);
+
+    create_attempts absent(limits(), first_request::look_up_first, "aepb-x", t0);
+    s = absent.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    EXPECT_EQ(s.k, step::kind::again);
+    EXPECT_EQ(absent.next(), request::create);
+    EXPECT_EQ(absent.on_create(created(), t0, 0.5).k, step::kind::created);
+}
+
+TEST(CreateAttempts, AFailedLookUpIsRetriedThenGivesUpSayingABatchMayExist) {
+    create_attempts m(limits(3), first_request::look_up_first, "aepb-x", t0);
+    auto s = m.on_look_up(looked_up(lookup_result::kind::error), 0.999);
+    EXPECT_EQ(s.k, step::kind::wait);
+    EXPECT_EQ(s.noted, step::note::look_up_failed);
+    EXPECT_EQ(s.note_reason, "catalog look-up: HTTP 503");
+    EXPECT_GT(s.delay, 1000ms) << "back-off counted from the look-ups made";
+    s = m.on_look_up(looked_up(lookup_result::kind::unauthorized), 0.5);
+    EXPECT_EQ(s.k, step::kind::wait);
+    EXPECT_TRUE(s.drop_token);
+    EXPECT_EQ(m.next(), request::look_up);
+    s = m.on_look_up(looked_up(lookup_result::kind::error), 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason,
+              "outcome unknown after no attempt made; catalog look-up: HTTP 503 (a batch with "
+              "externalId aepb-x may exist)");
+}
+
+TEST(CreateAttempts, ATornEntryIsOnlyEverLookedUp) {
+    create_attempts m(limits(3), first_request::look_up_only, "aepb-t", t0);
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_EQ(m.next(), request::look_up);
+        const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+        EXPECT_EQ(s.k, step::kind::wait);
+        EXPECT_EQ(s.noted, step::note::torn_not_listed);
+    }
+    ASSERT_EQ(m.next(), request::look_up) << "never created again";
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason,
+              "a crash tore this entry while its record was written, after its batch was "
+              "created, and Catalog lists no batch with externalId aepb-t after 3 look-ups");
+    EXPECT_EQ(m.attempts(), 0);
+
+    create_attempts later(limits(3), first_request::look_up_only, "aepb-t", t0);
+    EXPECT_EQ(later.on_look_up(looked_up(lookup_result::kind::found, "b9"), 0.5).k,
+              step::kind::recovered);
+}
+
+TEST(CreateAttempts, ASuspectedTornRecordFailsForWhatItIs) {
+    create_attempts m(limits(1), first_request::look_up_only, "aepb-d", t0, "not JSON: x");
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason.rfind("not JSON: x (it was in the spool when the machine went down", 0),
+              0u)
+        << s.why.reason;
+    EXPECT_NE(s.why.reason.find("aepb-d, after 1 look-ups)"), std::string::npos);
+}
