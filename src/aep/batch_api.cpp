@@ -51,6 +51,22 @@ http::request<http::string_body> create_batch_request(const endpoint& import_ep,
     return req;
 }
 
+http::request<http::string_body> abort_batch_request(const endpoint& import_ep,
+                                                     const platform_config& platform,
+                                                     const std::string& sandbox,
+                                                     const std::string& token,
+                                                     const std::string& batch_id) {
+    http::request<http::string_body> req{
+        http::verb::post, import_ep.target("/batches/" + percent_encode(batch_id)) + "?action=ABORT",
+        11};
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::authorization, "Bearer " + token);
+    req.set("x-api-key", platform.api_key);
+    req.set("x-gw-ims-org-id", platform.org_id);
+    req.set("x-sandbox-name", sandbox);
+    return req;
+}
+
 namespace {
 
 // Fills batch_id, status and stage_path from a Batch object.
@@ -64,6 +80,7 @@ bool read_batch(const boost::json::object& o, std::string_view fallback_id, crea
     if (const auto* st = o.if_contains("status"); st && st->is_string()) {
         r.status = std::string(st->get_string());
     }
+    if (const auto* c = o.if_contains("created"); c && c->is_int64()) r.created_ms = c->get_int64();
     if (const auto* tags = o.if_contains("tags"); tags && tags->is_object()) {
         if (const auto* sp = tags->get_object().if_contains("acp_stagePath");
             sp && sp->is_array() && !sp->get_array().empty() && sp->get_array()[0].is_string()) {
@@ -94,7 +111,10 @@ http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_
                                                         const std::string& external_id) {
     http::request<http::string_body> req{
         http::verb::get,
-        catalog_ep.target("/batches") + "?externalId=" + percent_encode(external_id), 11};
+        // Every batch under the id, oldest first (a twin sent after an unknown outcome shows).
+        catalog_ep.target("/batches") + "?externalId=" + percent_encode(external_id) +
+            "&orderBy=asc:created&limit=100",
+        11};
     req.set(http::field::accept, "application/json");
     req.set(http::field::authorization, "Bearer " + token);
     req.set("x-api-key", platform.api_key);
@@ -130,13 +150,22 @@ lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
         const auto& b = kv.value().get_object();
         const auto* x = b.if_contains("externalId");
         if (!x || !x->is_string() || x->get_string() != external_id) continue;
-        r.outcome = lookup_result::kind::found;
-        r.batch.outcome = create_result::kind::created;
-        if (!read_batch(b, kv.key(), r.batch)) continue;
-        r.batch.response = boost::json::serialize(kv.value());
+        create_result found;
+        found.outcome = create_result::kind::created;
+        if (!read_batch(b, kv.key(), found)) continue;
+        found.response = boost::json::serialize(kv.value());
+        r.batches.push_back(std::move(found));
+    }
+    if (r.batches.empty()) {
+        r.outcome = lookup_result::kind::not_found;
         return r;
     }
-    r.outcome = lookup_result::kind::not_found;
+    // The first created first (ties: by id, so that every daemon picks the same one).
+    std::stable_sort(r.batches.begin(), r.batches.end(), [](const auto& a, const auto& b) {
+        return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.batch_id < b.batch_id;
+    });
+    r.outcome = lookup_result::kind::found;
+    r.batch = r.batches.front();
     return r;
 }
 

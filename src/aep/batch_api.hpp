@@ -14,6 +14,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace aep {
 
@@ -30,6 +31,14 @@ http::request<http::string_body> create_batch_request(const endpoint& import_ep,
                                                       const std::string& sandbox,
                                                       const std::string& token, std::string body);
 
+// POST {import_url}/batches/{batchId}?action=ABORT with the API headers: ends a batch that is
+// still loading (a twin sent after an unknown outcome). 200: aborted.
+http::request<http::string_body> abort_batch_request(const endpoint& import_ep,
+                                                     const platform_config& platform,
+                                                     const std::string& sandbox,
+                                                     const std::string& token,
+                                                     const std::string& batch_id);
+
 struct create_result {
     enum class kind {
         created,       // 201 with a batch id
@@ -43,6 +52,7 @@ struct create_result {
     std::string status;      // the batch's status, e.g. "loading"
     std::string dataset_id;  // relatedObjects' dataSet id, when the answer names one
     std::string response;    // the batch as compact JSON text (the 201 body, or Catalog's)
+    std::int64_t created_ms = 0;  // its "created" time, when the answer gives one
     std::string reason;      // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said
 };
@@ -61,10 +71,11 @@ http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_
 
 struct lookup_result {
     enum class kind { found, not_found, unauthorized, error } outcome = kind::error;
-    create_result batch;  // when found: batch_id, stage_path, status, response
-    std::string reason;   // when error
+    create_result batch;  // when found: the first created (batch_id, stage_path, status, ...)
+    std::vector<create_result> batches;  // when found: every one under the id, first created first
+    std::string reason;                  // when error
 };
-// Catalog answers an object keyed by batch id; only a batch whose externalId matches counts.
+// Catalog answers an object keyed by batch id; only batches whose externalId matches count.
 lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
                                    std::string_view external_id);
 

@@ -172,6 +172,9 @@ void check_retry(const retry_config& c, validation_result& r) {
     if (c.max_backoff < c.initial_backoff) {
         r.errors.push_back({"retry.max_backoff", "must be >= retry.initial_backoff"});
     }
+    if (c.catalog_lag.count() < 0 || c.catalog_lag > std::chrono::hours(1)) {
+        r.errors.push_back({"retry.catalog_lag", "must be between 0s and 1h"});
+    }
 }
 
 void check_metrics(const metrics_config& c, validation_result& r) {

@@ -82,6 +82,9 @@ struct retry_config {
     std::chrono::milliseconds max_backoff = std::chrono::seconds(60);     // longest pause
     // An entry still failing this long after it was claimed goes to failed/. 0: no limit.
     std::chrono::milliseconds max_age = std::chrono::hours(1);
+    // After a create whose outcome is unknown, Catalog is asked over this long (looks spaced
+    // out) before the create is sent again; then once more as long after the resend. 0: once.
+    std::chrono::milliseconds catalog_lag = std::chrono::seconds(30);
 
     bool operator==(const retry_config&) const = default;
 };

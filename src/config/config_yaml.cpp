@@ -259,7 +259,8 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
                {{"max_attempts", &cfg.retry.max_attempts},
                 {"initial_backoff", &cfg.retry.initial_backoff},
                 {"max_backoff", &cfg.retry.max_backoff},
-                {"max_age", &cfg.retry.max_age}});
+                {"max_age", &cfg.retry.max_age},
+                {"catalog_lag", &cfg.retry.catalog_lag}});
     // clang-format on
 
     read_queues(rd, root, cfg);

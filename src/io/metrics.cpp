@@ -30,6 +30,10 @@ void metrics_counters::entry(const std::string& queue, outcome o) {
 
 void metrics_counters::retry(const std::string& queue) { ++queues_[queue].retries; }
 
+void metrics_counters::duplicate_aborted(const std::string& queue) {
+    ++queues_[queue].duplicates_aborted;
+}
+
 std::uint64_t metrics_counters::entries(const std::string& queue, outcome o) const {
     const auto it = queues_.find(queue);
     if (it == queues_.end()) return 0;
@@ -174,8 +178,15 @@ std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
     for (const auto& [name, q] : c.queues_) {
         w.sample("aep_batchd_retries_total", label("queue", name), num(q.retries));
     }
+    w.family("aep_batchd_duplicate_batches_aborted_total", "counter",
+             "Twin batches under one entry's externalId (a resend after an unknown outcome) "
+             "aborted while loading, by queue.");
+    for (const auto& [name, q] : c.queues_) {
+        w.sample("aep_batchd_duplicate_batches_aborted_total", label("queue", name),
+                 num(q.duplicates_aborted));
+    }
     w.family("aep_batchd_requests_total", "counter",
-             "API requests by kind (create, lookup) and status class (2xx..5xx, or transport "
+             "API requests by kind (create, lookup, abort) and status class (2xx..5xx, or transport "
              "when no answer came).");
     for (const auto& [key, n] : c.requests_) {
         w.sample("aep_batchd_requests_total",

@@ -37,10 +37,11 @@ std::string status_class(unsigned status);
 class metrics_counters {
   public:
     enum class outcome { done, failed };
-    // A request to the API: kind is "create" or "lookup"; status 0 when no answer came.
+    // A request to the API: kind is "create", "lookup" or "abort"; status 0 when no answer came.
     void request(std::string_view kind, unsigned status, double seconds);
     void entry(const std::string& queue, outcome o);
     void retry(const std::string& queue);
+    void duplicate_aborted(const std::string& queue);
 
     std::uint64_t entries(const std::string& queue, outcome o) const;
     std::uint64_t requests(std::string_view kind, std::string_view cls) const;
@@ -48,7 +49,7 @@ class metrics_counters {
   private:
     friend std::string render_metrics(const metrics_counters&, const metrics_gauges&);
     struct per_queue {
-        std::uint64_t done = 0, failed = 0, retries = 0;
+        std::uint64_t done = 0, failed = 0, retries = 0, duplicates_aborted = 0;
     };
     std::map<std::string, per_queue> queues_;  // by queue name; kept after a queue is removed
     std::map<std::pair<std::string, std::string>, std::uint64_t> requests_;  // (kind, class)

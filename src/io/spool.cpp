@@ -28,6 +28,7 @@ namespace {
 }
 
 constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
+constexpr const char* progress_xattr = "user.aep-batchd.progress";
 
 // A file-name-safe form of a caller's unique token (an externalId may contain '/').
 std::string safe_suffix(const std::string& unique) {
@@ -131,6 +132,14 @@ std::string too_large_reason(std::size_t max_bytes) {
     return "entry is larger than " + std::to_string(max_bytes / 1024) + " KiB";
 }
 
+// Takes the owner's lock on an open entry (flock, held for as long as the file is open): false
+// when another open file holds it, that is another process that owns the entry.
+bool lock_owner(int fd, const std::string& p) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return true;
+    if (errno == EWOULDBLOCK) return false;
+    throw_errno("cannot lock", p, errno);
+}
+
 // Reads the open regular file `fd` (its status `fs`) into r, with its externalId stamp.
 void read_open(int fd, const fd_status& fs, const std::string& p, std::size_t max_bytes,
                spool::read_result& r) {
@@ -161,48 +170,84 @@ void read_open(int fd, const fd_status& fs, const std::string& p, std::size_t ma
     r.content = std::move(buf);
     char xid[256];
     const auto n = ::fgetxattr(fd, external_id_xattr, xid, sizeof xid);
-    if (n > 0) r.external_id = std::string(xid, static_cast<std::size_t>(n));
+    if (n > 0) {
+        r.external_id = std::string(xid, static_cast<std::size_t>(n));
+        // Progress is only ever written beside a stamp: unstamped entries cost no second call.
+        char progress[2048];
+        const auto m = ::fgetxattr(fd, progress_xattr, progress, sizeof progress);
+        if (m > 0) r.progress = std::string(progress, static_cast<std::size_t>(m));
+    }
     r.identity = fs.identity;
 }
 
 }  // namespace
 
 spool::read_result spool::read_claimed(const std::string& name, std::size_t max_bytes) const {
+    taken t;
+    read_processing(name, max_bytes, false, t);
+    return std::move(t.read);
+}
+
+spool::taken spool::resume(const std::string& name, std::size_t max_bytes) const {
+    taken t;
+    t.status = take_status::claimed;
+    read_processing(name, max_bytes, true, t);
+    return t;
+}
+
+// Reads processing/<name> into t.read; with `lock`, keeps it open in t.fd under the owner's lock
+// (t.status owned when another holds it, gone when it went meanwhile).
+void spool::read_processing(const std::string& name, std::size_t max_bytes, bool lock,
+                            taken& t) const {
     const auto p = path("processing", name);
-    read_result r;
+    read_result& r = t.read;
     struct stat before {};
-    if (::lstat(p.c_str(), &before) != 0) throw_errno("cannot inspect", p, errno);
+    if (::lstat(p.c_str(), &before) != 0) {
+        if (lock && errno == ENOENT) {
+            t.status = take_status::gone;
+            return;
+        }
+        throw_errno("cannot inspect", p, errno);
+    }
     if (const char* why = not_readable_reason(before)) {
         r.reason = why;
-        return r;
+        return;
     }
     if (static_cast<std::size_t>(before.st_size) > max_bytes) {
         r.reason = too_large_reason(max_bytes);
-        return r;
+        return;
     }
-    fd_guard f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
-    if (f.fd < 0) {
+    unique_fd f{::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)};
+    if (!f) {
         if (errno == ELOOP) {
             r.reason = "entry is a symbolic link; only regular files are read";
-            return r;
+            return;
+        }
+        if (lock && errno == ENOENT) {
+            t.status = take_status::gone;
+            return;
         }
         // A producer's file the daemon may not read (its mode defeated the spool's ACL) is
         // never left to fail at every look: it goes to failed/ with what to change.
         if (errno == EACCES || errno == EPERM) {
             r.reason = unreadable_entry_reason(before, errno);
-            return r;
+            return;
         }
         throw_errno("cannot open", p, errno);
     }
     fd_status fs;
-    if (!status_of(f.fd, fs)) throw_errno("cannot inspect", p, errno);
+    if (!status_of(f.get(), fs)) throw_errno("cannot inspect", p, errno);
     const struct stat& st = fs.st;
     if (st.st_ino != before.st_ino || st.st_dev != before.st_dev || !S_ISREG(st.st_mode)) {
         r.reason = "entry was replaced while being read";
-        return r;
+        return;
     }
-    read_open(f.fd, fs, p, max_bytes, r);
-    return r;
+    if (lock && !lock_owner(f.get(), p)) {
+        t.status = take_status::owned;
+        return;
+    }
+    read_open(f.get(), fs, p, max_bytes, r);
+    if (lock && r.ok) t.fd.reset(f.release());
 }
 
 spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
@@ -213,19 +258,19 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
         if (errno == ENOENT) return t;  // gone
         throw_errno("cannot inspect", in, errno);
     }
-    fd_guard f{-1};
+    unique_fd f;
     fd_status fs;
     const struct stat& st = fs.st;
     if (S_ISREG(before.st_mode) && before.st_nlink == 1) {
-        f.fd = ::open(in.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        if (f.fd < 0) {
+        f.reset(::open(in.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+        if (!f) {
             if (errno == ENOENT) return t;
             // A link, or a file the daemon may not read: claimed unopened, and read_claimed
             // says why it cannot be an entry.
             if (errno != ELOOP && errno != EACCES && errno != EPERM)
                 throw_errno("cannot open", in, errno);
         } else {
-            if (!status_of(f.fd, fs)) throw_errno("cannot inspect", in, errno);
+            if (!status_of(f.get(), fs)) throw_errno("cannot inspect", in, errno);
             if (st.st_ino != before.st_ino || st.st_dev != before.st_dev) {
                 t.status = take_status::writing;  // replaced meanwhile: look again shortly
                 return t;
@@ -233,12 +278,15 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
             // A read lease is refused (EAGAIN) while any process has the file open for writing:
             // written in place and not closed yet, claiming now would read half an entry.
             // Other refusals (not the file's owner, no CAP_LEASE) leave the question open.
-            if (::fcntl(f.fd, F_SETLEASE, F_RDLCK) == 0) {
-                ::fcntl(f.fd, F_SETLEASE, F_UNLCK);
+            if (::fcntl(f.get(), F_SETLEASE, F_RDLCK) == 0) {
+                ::fcntl(f.get(), F_SETLEASE, F_UNLCK);
             } else if (errno == EAGAIN) {
                 t.status = take_status::writing;
                 return t;
             }
+            // Locked before it can be seen in processing/: no other daemon ever resumes it.
+            // Another holds it: that one is claiming it this instant.
+            if (!lock_owner(f.get(), in)) return t;
         }
     }
     const int err = rename_noreplace(in, path("processing", name));
@@ -250,7 +298,7 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
     if (err != 0) throw_errno("cannot claim", in, err);
     t.status = take_status::claimed;
     try {
-        if (f.fd < 0) {
+        if (!f) {
             // Not a plain file: read_claimed says why it cannot be an entry.
             t.read = read_claimed(name, max_bytes);
             return t;
@@ -261,51 +309,35 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
         struct stat now {};
         if (::lstat(claimed.c_str(), &now) != 0) throw_errno("cannot inspect", claimed, errno);
         if (now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
-            t.read = read_claimed(name, max_bytes);
+            read_processing(name, max_bytes, true, t);
+            if (t.status != take_status::claimed) {
+                t.read_error = "the file renamed over it meanwhile is held by another process";
+                t.status = take_status::claimed;
+            }
             return t;
         }
         if (static_cast<std::size_t>(st.st_size) > max_bytes) {
             t.read.reason = too_large_reason(max_bytes);
             return t;
         }
-        read_open(f.fd, fs, claimed, max_bytes, t.read);
+        read_open(f.get(), fs, claimed, max_bytes, t.read);
     } catch (const spool_error& e) {
         t.read = read_result{};
         t.read_error = e.what();
         return t;
     }
-    if (t.read.ok) {
-        t.fd = f.fd;
-        f.fd = -1;
-    }
+    if (t.read.ok) t.fd.reset(f.release());
     return t;
 }
 
-spool::taken::~taken() {
-    if (fd >= 0) ::close(fd);
-}
-
-spool::taken::taken(taken&& o) noexcept
-    : status(o.status),
-      read(std::move(o.read)),
-      read_error(std::move(o.read_error)),
-      fd(std::exchange(o.fd, -1)) {}
-
-spool::taken& spool::taken::operator=(taken&& o) noexcept {
-    if (this != &o) {
-        if (fd >= 0) ::close(fd);
-        status = o.status;
-        read = std::move(o.read);
-        read_error = std::move(o.read_error);
-        fd = std::exchange(o.fd, -1);
-    }
-    return *this;
+bool spool::write_progress(const unique_fd& fd, const std::string& text) {
+    return fd && ::fsetxattr(fd.get(), progress_xattr, text.data(), text.size(), 0) == 0;
 }
 
 bool spool::stamp_external_id(const taken& t, const std::string& name,
                               const std::string& external_id) const {
-    if (t.fd < 0) return stamp_external_id(name, external_id, sync_mode::by_caller);
-    if (::fsetxattr(t.fd, external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
+    if (!t.fd) return stamp_external_id(name, external_id, sync_mode::by_caller);
+    if (::fsetxattr(t.fd.get(), external_id_xattr, external_id.data(), external_id.size(), 0) != 0) {
         if (errno == ENOTSUP || errno == EPERM || errno == EACCES) return false;
         throw_errno("cannot stamp the externalId on", path("processing", name), errno);
     }
@@ -371,9 +403,26 @@ std::string spool::file_record(const std::string& name, const std::string& uniqu
     return target;
 }
 
-void spool::rewrite_claimed(const std::string& name, const std::string& content,
-                            sync_mode sync) const {
-    write_durable(path("processing", ""), name, "", content, true, sync == sync_mode::now);
+unique_fd spool::rewrite_claimed(const std::string& name, const std::string& content,
+                                 sync_mode sync) const {
+    const auto dir = path("processing", "");
+    const auto tmp = temp_name(dir, name);
+    const auto target = dir + "/" + name;
+    unique_fd f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640)};
+    if (!f) throw_errno("cannot create", tmp, errno);
+    try {
+        // The owner's lock is on the new file before it replaces the old one.
+        if (!lock_owner(f.get(), tmp)) throw spool_error("cannot lock " + tmp + ": held elsewhere");
+        write_all(f.get(), content, tmp);
+        if (::fsync(f.get()) != 0) throw_errno("cannot sync", tmp, errno);
+        if (::rename(tmp.c_str(), target.c_str()) != 0)
+            throw_errno("cannot rename into place", target, errno);
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    if (sync == sync_mode::now) fsync_directory(dir);
+    return f;
 }
 
 std::string spool::record_done(const std::string& name, const std::string& unique,

@@ -55,30 +55,33 @@ class spool {
         std::optional<std::string> external_id;
         // The file's identity, when the file system records birth times.
         std::optional<file_identity> identity;
+        // The entry's progress an earlier claim wrote (see write_progress), when stamped.
+        std::optional<std::string> progress;
     };
     // Reads processing/<name>: regular files only, never following links or opening fifos or
     // devices, at most max_bytes. Throws spool_error for I/O errors that may pass.
     read_result read_claimed(const std::string& name, std::size_t max_bytes) const;
 
     // Takes incoming/<name> for this process: the in-place-writer check (a read lease, refused
-    // while anyone has the file open for writing), the claim (a rename into processing/ that
-    // never replaces anything) and the read, on one open file. `gone` when another process (or
-    // a writer) took it first, `busy` when processing/<name> exists (the same name is still in
-    // flight), `writing` when it is being written in place (look again shortly). When claimed,
-    // `read` holds what read_claimed would return, and the file stays open for
-    // stamp_external_id. Throws spool_error on other failures.
-    enum class take_status { gone, busy, writing, claimed };
+    // while anyone has the file open for writing), the owner's lock (flock: see resume), the
+    // claim (a rename into processing/ that never replaces anything) and the read, on one open
+    // file. `gone` when another process (or a writer) took it first, `busy` when
+    // processing/<name> exists (the same name is still in flight), `writing` when it is being
+    // written in place (look again shortly). When claimed and read, `fd` is the file, open and
+    // locked: whoever holds it owns the entry, until it leaves processing/. Throws spool_error
+    // on other failures.
+    enum class take_status { gone, busy, writing, claimed, owned };
     struct taken {
         take_status status = take_status::gone;
         read_result read;
         std::string read_error;  // claimed, but reading it failed (it stays in processing/)
-        int fd = -1;             // the claimed file, open, when read.ok
-        taken() = default;
-        taken(taken&& o) noexcept;
-        taken& operator=(taken&& o) noexcept;
-        ~taken();
+        unique_fd fd;            // the claimed file, open and locked, when read.ok
     };
     taken take(const std::string& name, std::size_t max_bytes) const;
+    // Takes processing/<name>, left there by an earlier run, for this process: `owned` while a
+    // live process holds its lock (it is that process's, whenever either started), `gone` when
+    // it has left processing/ meanwhile; else claimed, read and locked as by take.
+    taken resume(const std::string& name, std::size_t max_bytes) const;
 
     // Whether a call makes its change durable itself (an fsync of the file it wrote, and of the
     // directory it renamed into), or leaves that to the caller, which groups the syncs of many
@@ -98,6 +101,12 @@ class spool {
     bool stamp_external_id(const taken& t, const std::string& name,
                            const std::string& external_id) const;
 
+    // Writes the entry's progress (aep/progress.hpp) on its open file, as an extended attribute
+    // (user.aep-batchd.progress) beside its stamp: one inode change in the page cache, no sync
+    // (it reaches the disk with the next one, or is lost only with the machine). False when the
+    // file system takes no user extended attributes or fd is not open.
+    static bool write_progress(const unique_fd& fd, const std::string& text);
+
     // syncfs(2) on the spool's file system: every change made on it before the call began
     // (content, extended attributes, renames, in every directory) is on the disk when it
     // returns. One call and one disk flush serve any number of entries (group commit). Throws
@@ -116,9 +125,9 @@ class spool {
     std::string file_record(const std::string& name, const std::string& unique) const;
 
     // Replaces processing/<name> with `content` (temp file, fsync, rename, and a directory sync
-    // unless by_caller).
-    void rewrite_claimed(const std::string& name, const std::string& content,
-                         sync_mode sync = sync_mode::now) const;
+    // unless by_caller). Returns the new file, open and under the owner's lock (see take).
+    unique_fd rewrite_claimed(const std::string& name, const std::string& content,
+                              sync_mode sync = sync_mode::now) const;
 
     // Writes done/<name>.json (or done/<name>.<unique>.json when that name is taken by an
     // earlier entry of the same name): temp file, fsync, rename, and a directory sync unless
@@ -150,6 +159,9 @@ class spool {
     std::size_t remove_stale_temps() const;
 
   private:
+    void read_processing(const std::string& name, std::size_t max_bytes, bool lock,
+                         taken& t) const;
+
     std::string root_;
 };
 

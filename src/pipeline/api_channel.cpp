@@ -92,10 +92,12 @@ struct api_channel::slot_guard {
 };
 
 asio::awaitable<std::optional<http_outcome>> api_channel::exchange(
-    const char* kind, const endpoint& ep, http::request<http::string_body>& req) {
+    const char* kind, const endpoint& ep, http::request<http::string_body>& req,
+    const std::function<void()>* before_send) {
     if (!co_await acquire_slot()) co_return std::nullopt;
     slot_guard slot{this};
     if (!co_await pass_gate()) co_return std::nullopt;
+    if (before_send && *before_send) (*before_send)();
     auto out = co_await client_.send(ep, req);
     if (slot.release()) {
         // The request woken for the freed slot leaves before this answer is worked on further:

@@ -14,6 +14,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,9 +26,12 @@ class api_channel {
     api_channel(pipeline_context& ctx, https_client& client);
 
     // One API request: a slot, the gate, the exchange, its count under `kind` in /metrics.
-    // nullopt when the daemon stops first. `ep` and `req` must outlive the call.
+    // nullopt when the daemon stops first. `before_send`, when set, runs once slot and gate let
+    // the request go, right before it is written. `ep`, `req` and `before_send` must outlive the
+    // call.
     boost::asio::awaitable<std::optional<http_outcome>> exchange(
-        const char* kind, const endpoint& ep, http::request<http::string_body>& req);
+        const char* kind, const endpoint& ep, http::request<http::string_body>& req,
+        const std::function<void()>* before_send = nullptr);
 
     // The API asked us to slow down: everybody waits, not only the request that was told, for
     // `hint` when the server said, else retry.initial_backoff (at least 1 s); at most 10 min.

@@ -7,7 +7,9 @@
 #pragma once
 
 #include "aep/entry.hpp"
+#include "aep/progress.hpp"
 #include "config/config.hpp"
+#include "io/durable.hpp"
 #include "io/file_pool.hpp"
 #include "io/log.hpp"
 #include "io/metrics.hpp"
@@ -70,14 +72,24 @@ struct entry_job {
     spool_queue* q = nullptr;
     std::string name;
     bool resumed = false;
-    std::chrono::steady_clock::time_point started;  // claimed (retry.max_age runs from here)
+    // Its first claim, by this run or an earlier one (retry.max_age runs from here).
+    std::chrono::steady_clock::time_point started;
     batch_entry entry;
-    int attempts = 0;  // creates sent
+    int attempts = 0;         // creates sent, by every run
+    entry_progress progress;  // as last written with the entry (see create_stage)
+    unique_fd hold;  // the entry's file, open under its owner's lock while it is in processing/
     first_request first = first_request::create;
     record_place place = record_place::separate;
     std::string unparsed;  // a suspected torn record: why its content is not an entry
     work_item item;        // as taken from the work queue; finished with the entry
 };
+
+// The wall clock in milliseconds since the epoch (for what outlives a run: aep/progress.hpp).
+inline std::int64_t unix_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 // How long a write that failed (a full disk, an unwritable directory) waits to be tried again.
 inline constexpr std::chrono::seconds durable_retry_every{5};

@@ -1,5 +1,8 @@
 #include "pipeline/create_stage.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace aep {
 
 namespace asio = boost::asio;
@@ -33,18 +36,92 @@ create_reply read_create(const http_outcome& out) {
 
 }  // namespace
 
-asio::awaitable<std::optional<http_outcome>> create_stage::send(create_attempts::request r,
-                                                                const entry_job& job,
+asio::awaitable<std::optional<http_outcome>> create_stage::send(const create_attempts& m,
+                                                                entry_job& job,
                                                                 const std::string& token,
                                                                 const std::string& body) {
-    const bool look = r == create_attempts::request::look_up;
+    const bool look = m.next() == create_attempts::request::look_up;
     // Kept for the whole exchange, whatever a reload does.
     const auto ep = look ? api_.catalog_endpoint() : api_.import_endpoint();
     const auto& platform = ctx_.cfg.platform;
     const std::string& sandbox = job.q->cfg.sandbox;
     auto req = look ? catalog_lookup_request(*ep, platform, sandbox, token, *job.entry.external_id)
                     : create_batch_request(*ep, platform, sandbox, token, body);
-    co_return co_await api_.exchange(look ? "lookup" : "create", *ep, req);
+    // A create is counted with the entry before it is written, so that whatever happens next
+    // (a crash, a kill, a stop) the next run counts it too: one extended attribute set on the
+    // open file, in the page cache (no sync).
+    std::function<void()> count_attempt;
+    if (!look) {
+        count_attempt = [&job, &m] {
+            job.progress.attempts = m.attempts() + 1;
+            job.progress.sent_ms = unix_ms();
+            job.progress.last_error = m.attempts() > 0 ? m.last_error() : std::string();
+            spool::write_progress(job.hold, encode_progress(job.progress));
+        };
+    }
+    co_return co_await api_.exchange(look ? "lookup" : "create", *ep, req, &count_attempt);
+}
+
+// What earlier runs left with the entry: their creates, and when the last of them was sent (its
+// outcome unknown), on this run's steady clock.
+earlier_runs create_stage::earlier(const entry_job& job) {
+    earlier_runs e;
+    e.attempts = job.attempts;
+    e.last_error = job.progress.last_error;
+    if (job.progress.sent_ms) {
+        const auto ago = std::max<std::int64_t>(0, unix_ms() - *job.progress.sent_ms);
+        e.last_sent = std::chrono::steady_clock::now() - std::chrono::milliseconds(ago);
+    }
+    return e;
+}
+
+// Twins under the entry's externalId, still loading, are aborted; the kept batch is recorded.
+// A twin that cannot be aborted is left for the operator, named in the log.
+asio::awaitable<void> create_stage::abort_twins(const entry_job& job, const create_result& kept,
+                                                const std::vector<std::string>& twins) {
+    for (const auto& id : twins) {
+        bool aborted = false;
+        std::string why;
+        for (int attempt = 0; attempt < 3 && !aborted; ++attempt) {
+            auto token = co_await tokens_.get();
+            if (!token) co_return;
+            const auto ep = api_.import_endpoint();
+            auto req = abort_batch_request(*ep, ctx_.cfg.platform, job.q->cfg.sandbox, *token, id);
+            auto sent = co_await api_.exchange("abort", *ep, req);
+            if (!sent) co_return;
+            if (sent->failure != transport_failure::none) {
+                why = std::string(to_string(sent->failure)) + " error: " + sent->error;
+            } else if (sent->response.result_int() / 100 == 2) {
+                aborted = true;
+            } else {
+                why = "HTTP " + std::to_string(sent->response.result_int()) + ": " +
+                      body_excerpt(sent->response.body());
+                if (sent->response.result_int() == 401) tokens_.invalidate(*token);
+                if (sent->response.result_int() / 100 == 4 &&
+                    sent->response.result_int() != 401 && sent->response.result_int() != 429) {
+                    break;  // refused as it is (no longer loading): trying again changes nothing
+                }
+            }
+            if (!aborted && !co_await ctx_.run.pause(ctx_.cfg.retry.initial_backoff)) co_return;
+        }
+        const auto& q = *job.q;
+        if (aborted) {
+            ctx_.metrics.duplicate_aborted(q.cfg.name);
+            ctx_.log.warn("duplicate batch aborted", {{"queue", q.cfg.name},
+                                                      {"entry", job.name},
+                                                      {"external_id", *job.entry.external_id},
+                                                      {"batch_id", kept.batch_id},
+                                                      {"aborted_batch_id", id}});
+        } else {
+            ctx_.log.error("cannot abort a duplicate batch; abort it by hand",
+                           {{"queue", q.cfg.name},
+                            {"entry", job.name},
+                            {"external_id", *job.entry.external_id},
+                            {"batch_id", kept.batch_id},
+                            {"duplicate_batch_id", id},
+                            {"error", why}});
+        }
+    }
 }
 
 void create_stage::note(const entry_job& job, const create_attempts::step& s, int attempts) {
@@ -63,6 +140,14 @@ void create_stage::note(const entry_job& job, const create_attempts::step& s, in
                            {"entry", job.name},
                            {"external_id", *job.entry.external_id}});
             return;
+        case n::watching:
+            ctx_.log.info(
+                "batch created by a resend; Catalog is asked once more for a twin once "
+                "retry.catalog_lag has passed",
+                {{"queue", q.cfg.name},
+                 {"entry", job.name},
+                 {"external_id", *job.entry.external_id}});
+            return;
         case n::create_failed:
             ctx_.log.warn("batch creation failed; will retry", {{"queue", q.cfg.name},
                                                                 {"entry", job.name},
@@ -77,18 +162,20 @@ asio::awaitable<create_stage::outcome> create_stage::run(entry_job& job) {
     const std::string body = job.first == first_request::look_up_only
                                  ? std::string()
                                  : create_batch_body(job.entry, job.q->cfg.default_input_format);
-    create_attempts m(ctx_.cfg.retry, job.first, *job.entry.external_id, job.started, job.unparsed);
+    create_attempts m(ctx_.cfg.retry, job.first, *job.entry.external_id, job.started, job.unparsed,
+                      earlier(job));
     outcome o;
     while (true) {
         if (ctx_.run.stopping()) co_return o;  // it stays in processing/ and resumes at start
         auto token = co_await tokens_.get();
         if (!token) co_return o;
         const auto request = m.next();
-        auto sent = co_await send(request, job, *token, body);
+        auto sent = co_await send(m, job, *token, body);
         if (!sent) co_return o;
         step s;
         if (request == create_attempts::request::look_up) {
-            s = m.on_look_up(read_look_up(*sent, *job.entry.external_id), unit_(rng_));
+            s = m.on_look_up(read_look_up(*sent, *job.entry.external_id),
+                             std::chrono::steady_clock::now(), unit_(rng_));
         } else {
             const auto reply = read_create(*sent);
             s = m.on_create(reply, std::chrono::steady_clock::now(), unit_(rng_));
@@ -108,6 +195,9 @@ asio::awaitable<create_stage::outcome> create_stage::run(entry_job& job) {
             case step::kind::recovered:
                 o.k =
                     s.k == step::kind::created ? outcome::kind::created : outcome::kind::recovered;
+                // A batch exists: some create made it, whatever this entry's count knew.
+                job.attempts = std::max(job.attempts, 1);
+                co_await abort_twins(job, s.batch, s.abort);
                 o.batch = std::move(s.batch);
                 co_return o;
             case step::kind::failed:

@@ -12,6 +12,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <random>
+#include <string>
+#include <vector>
 
 namespace aep {
 
@@ -36,11 +38,14 @@ class create_stage {
 
   private:
     // The request the machine asked for; nullopt when the daemon stops first.
-    boost::asio::awaitable<std::optional<http_outcome>> send(create_attempts::request r,
-                                                             const entry_job& job,
+    boost::asio::awaitable<std::optional<http_outcome>> send(const create_attempts& m,
+                                                             entry_job& job,
                                                              const std::string& token,
                                                              const std::string& body);
     void note(const entry_job& job, const create_attempts::step& s, int attempts);
+    static earlier_runs earlier(const entry_job& job);
+    boost::asio::awaitable<void> abort_twins(const entry_job& job, const create_result& kept,
+                                             const std::vector<std::string>& twins);
 
     pipeline_context& ctx_;
     api_channel& api_;

@@ -89,7 +89,7 @@ void intake::stop() {
     if (watcher_) watcher_->close();
 }
 
-asio::awaitable<void> intake::scan(spool_queue& q, bool include_processing) {
+asio::awaitable<void> intake::scan(spool_queue& q, bool include_processing, bool quiet) {
     const spool* sp = &q.sp;
     if (include_processing) {
         const auto op = [sp] { return sp->list("processing"); };
@@ -98,8 +98,9 @@ asio::awaitable<void> intake::scan(spool_queue& q, bool include_processing) {
         const auto now = std::chrono::steady_clock::now();
         for (const auto& n : names) resumed += work_.add_resumed(q.index, n, now) ? 1 : 0;
         if (resumed > 0) {
-            ctx_.log.info("resuming entries left in processing/",
-                          {{"queue", q.cfg.name}, {"count", resumed}});
+            ctx_.log.log(quiet ? log_level::debug : log_level::info,
+                         "resuming entries left in processing/",
+                         {{"queue", q.cfg.name}, {"count", resumed}});
             notify_work(resumed);
         }
     }
@@ -285,7 +286,9 @@ asio::awaitable<void> intake::periodic_rescan() {
             if (q->retired) continue;
             try {
                 // Only when idle: a rescan exists to catch what events missed, not to compete.
-                if (work_.pending(q->index) == 0) co_await scan(*q, false);
+                // processing/ too: entries whose owner died (another daemon on this spool, while
+                // this one lives) are taken over; those a live owner holds are left to it.
+                if (work_.pending(q->index) == 0) co_await scan(*q, true, true);
             } catch (const std::exception& e) {
                 ctx_.log.warn("rescan failed", {{"queue", q->cfg.name}, {"error", e.what()}});
             }

@@ -64,7 +64,10 @@ class intake {
     void stop();  // ends the waits, the watch and the rescans
 
   private:
-    boost::asio::awaitable<void> scan(spool_queue& q, bool include_processing);
+    // Lists incoming/ (and processing/: names left by a run whose owner is gone, or held by a
+    // live one, which the take tells apart). `quiet`: the periodic rescan logs at debug.
+    boost::asio::awaitable<void> scan(spool_queue& q, bool include_processing,
+                                      bool quiet = false);
     boost::asio::awaitable<void> watch();
     boost::asio::awaitable<void> periodic_rescan();
     boost::asio::awaitable<void> recheck(spool_queue& q, std::string name);

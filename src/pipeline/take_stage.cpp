@@ -19,6 +19,7 @@ struct taken_entry {
         writing,       // written in place and still open: look again shortly
         gone,          // taken by another process, or removed
         busy,          // processing/<name> belongs to another process
+        owned,         // resumed, but a live process holds it (another daemon on this spool)
         claim_error,   // cannot claim (error): stays in incoming/
         read_error,    // cannot read (error): stays in processing/
         unreadable,    // not an entry (error): goes to failed/
@@ -27,7 +28,9 @@ struct taken_entry {
         ready,         // send it (decision.entry has its externalId)
     } k = kind::gone;
     std::string error;
+    spool::taken took;  // what the spool read, and the entry's file under its owner's lock
     take_decision decision;
+    entry_progress progress;
     bool stamped = false;  // the file carries the entry's externalId
     std::string recorded;  // kind::recorded: where the record went in done/
     std::string warning;   // a problem worth a log line that did not stop the entry
@@ -35,42 +38,33 @@ struct taken_entry {
 
 // Claims (or, resumed, reads again) and reads the file: what spool::take and read_claimed say.
 // False when the take ends there (t says why).
-bool claim_and_read(const spool& sp, const std::string& name, bool resumed, spool::taken& took,
-                    taken_entry& t) {
+bool claim_and_read(const spool& sp, const std::string& name, bool resumed, taken_entry& t) {
     using kind = taken_entry::kind;
     const auto ends = [&t](kind k, std::string error) {
         t.k = k;
         t.error = std::move(error);
         return false;
     };
-    spool::read_result& rr = took.read;
-    if (resumed) {
-        try {
-            rr = sp.read_claimed(name, max_entry_bytes);
-        } catch (const spool_error& e) {
-            return ends(kind::read_error, e.what());
-        }
-    } else {
-        try {
-            took = sp.take(name, max_entry_bytes);
-        } catch (const spool_error& e) {
-            return ends(kind::claim_error, e.what());
-        }
-        switch (took.status) {
-            case spool::take_status::gone:
-                return false;
-            case spool::take_status::busy:
-                t.k = kind::busy;
-                return false;
-            case spool::take_status::writing:
-                t.k = kind::writing;
-                return false;
-            case spool::take_status::claimed:
-                break;
-        }
-        if (!took.read_error.empty()) return ends(kind::read_error, took.read_error);
+    spool::taken& took = t.took;
+    try {
+        took = resumed ? sp.resume(name, max_entry_bytes) : sp.take(name, max_entry_bytes);
+    } catch (const spool_error& e) {
+        return ends(resumed ? kind::read_error : kind::claim_error, e.what());
     }
-    if (!rr.ok) return ends(kind::unreadable, rr.reason);
+    switch (took.status) {
+        case spool::take_status::gone:
+            return false;
+        case spool::take_status::busy:
+            return ends(kind::busy, {});
+        case spool::take_status::owned:
+            return ends(kind::owned, {});
+        case spool::take_status::writing:
+            return ends(kind::writing, {});
+        case spool::take_status::claimed:
+            break;
+    }
+    if (!took.read_error.empty()) return ends(kind::read_error, took.read_error);
+    if (!took.read.ok) return ends(kind::unreadable, took.read.reason);
     return true;
 }
 
@@ -81,9 +75,16 @@ taken_entry take_file(const spool& sp, const std::string& name, bool resumed,
                       const id_policy& ids) {
     using kind = taken_entry::kind;
     taken_entry t;
-    spool::taken took;
-    if (!claim_and_read(sp, name, resumed, took, t)) return t;
+    if (!claim_and_read(sp, name, resumed, t)) return t;
+    spool::taken& took = t.took;
     const spool::read_result& rr = took.read;
+    if (rr.progress) {
+        if (auto p = decode_progress(*rr.progress)) {
+            t.progress = std::move(*p);
+        } else {
+            t.warning = "the entry's progress record is unreadable; counting its attempts anew";
+        }
+    }
     t.decision = decide_take({resumed, rr.content, rr.external_id, rr.identity}, ids);
     take_decision& d = t.decision;
     switch (d.k) {
@@ -159,6 +160,10 @@ std::optional<take_stage::outcome> report(logger& log, const spool_queue& q,
             message = "entry is still being written; checking again shortly";
             next.k = out::recheck;
             break;
+        case kind::owned:
+            level = log_level::debug;
+            message = "entry in processing/ belongs to another live daemon; left to it";
+            break;
         case kind::busy:
             // processing/<name> belongs to another process: the entry waits in incoming/ for a
             // later scan, once that one is finished.
@@ -227,11 +232,20 @@ asio::awaitable<take_stage::outcome> take_stage::take(entry_job& job) {
         group_sync::sync_op no_sync = [](const std::vector<std::string>&) {};
         co_await syncs_.join(q.take_key, taking, std::move(no_sync));
     }
+    job.hold = std::move(t.took.fd);  // owned until its outcome is recorded, or it is left
+    t.took.read = {};
     if (auto done = report(ctx_.log, q, name, taking.error, t)) co_return std::move(*done);
     job.entry = std::move(t.decision.entry);
     job.first = t.decision.first;
     job.place = t.stamped ? record_place::in_place : record_place::separate;
     job.unparsed = std::move(t.decision.unparsed);
+    // Counted from the first claim, by whichever run made it.
+    job.progress = std::move(t.progress);
+    job.attempts = job.progress.attempts;
+    const auto now_ms = unix_ms();
+    if (!job.progress.claimed_ms) job.progress.claimed_ms = now_ms;
+    job.started -= std::chrono::milliseconds(
+        std::max<std::int64_t>(0, now_ms - *job.progress.claimed_ms));
     // A derived externalId needs no sync before the first send, as it is derived again, once
     // this run's marker is on the disk (the first entries wait for it here, while it is being
     // written).
@@ -258,13 +272,12 @@ asio::awaitable<bool> take_stage::make_id_durable(entry_job& job, bool rewrite) 
     const std::string name = job.name;
     const std::string content = rewrite ? serialize_entry(job.entry) : std::string();
     const auto write = [sp, name, content] {
-        sp->rewrite_claimed(name, content, spool::sync_mode::by_caller);
-        return true;
+        return sp->rewrite_claimed(name, content, spool::sync_mode::by_caller);
     };
     const std::string claimed_path = sp->path("processing", name);
     const auto attempt = [&]() -> asio::awaitable<void> {
         if (rewrite) {
-            co_await ctx_.files.run(write);
+            job.hold = co_await ctx_.files.run(write);  // the new file, under the owner's lock
             const std::string dir = sp->path("processing", "");
             co_await syncs_.sync_dir(dir);
         } else {

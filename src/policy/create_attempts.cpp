@@ -9,7 +9,7 @@ namespace aep {
 create_attempts::create_attempts(const retry_config& retry, first_request first,
                                  std::string external_id,
                                  std::chrono::steady_clock::time_point claimed,
-                                 std::string unparsed)
+                                 std::string unparsed, earlier_runs before)
     : retry_(retry),
       xid_(std::move(external_id)),
       claimed_(claimed),
@@ -17,7 +17,18 @@ create_attempts::create_attempts(const retry_config& retry, first_request first,
       torn_(first == first_request::look_up_only),
       // When the outcome of an earlier send is unknown (crash, reset after writing, unreadable
       // 201), Catalog is asked for a batch with our externalId before anything is resent.
-      must_look_up_(first != first_request::create) {}
+      must_look_up_(first != first_request::create),
+      attempts_(before.attempts) {
+    if (!before.last_error.empty()) {
+        last_.reason = std::move(before.last_error);
+    } else if (attempts_ > 0) {
+        last_.reason = "the outcome of a create sent before a restart is unknown";
+    }
+    if (attempts_ >= retry_.max_attempts) {
+        last_.reason = "gave up after " + std::to_string(attempts_) + " attempts: " + last_.reason;
+    }
+    if (must_look_up_ && !torn_) unknown_since_ = before.last_sent;
+}
 
 std::chrono::milliseconds create_attempts::delay(int attempt,
                                                  std::optional<std::chrono::milliseconds> hint,
@@ -35,16 +46,35 @@ create_attempts::step create_attempts::fail(std::string reason) const {
     return s;
 }
 
-create_attempts::step create_attempts::on_look_up(const lookup_result& r, double jitter) {
-    ++look_ups_;
-    using lk = lookup_result::kind;
+// Catalog lists the entry's batch (or batches: a resend after all). The first created is kept;
+// every other that is still loading is aborted, this run's resend included.
+create_attempts::step create_attempts::found(const lookup_result& r) {
     step s;
-    if (r.outcome == lk::found) {
-        s.k = step::kind::recovered;
-        s.batch = r.batch;
+    const create_result& kept = r.batches.empty() ? r.batch : r.batches.front();
+    const bool ours = resent_ && resent_->batch_id == kept.batch_id;
+    s.k = ours ? step::kind::created : step::kind::recovered;
+    s.batch = ours ? *resent_ : kept;
+    for (const auto& b : r.batches) {
+        if (b.batch_id != kept.batch_id && b.status == "loading") s.abort.push_back(b.batch_id);
+    }
+    const bool listed =
+        resent_ && std::any_of(r.batches.begin(), r.batches.end(),
+                               [this](const auto& b) { return b.batch_id == resent_->batch_id; });
+    if (resent_ && !ours && !listed) s.abort.push_back(resent_->batch_id);
+    return s;
+}
+
+create_attempts::step create_attempts::not_found(std::chrono::steady_clock::time_point now,
+                                                 double jitter) {
+    step s;
+    if (resent_) {
+        // The resend's own batch is not listed yet either: Catalog lags more than the window.
+        // Kept as it is; there is nothing else to compare it with.
+        s.k = step::kind::created;
+        s.batch = *resent_;
         return s;
     }
-    if (r.outcome == lk::not_found && torn_) {
+    if (torn_) {
         // Its batch was created (only then is the content replaced), but what to send again is
         // gone: Catalog is asked again until it lists the batch.
         if (look_ups_ >= retry_.max_attempts) {
@@ -68,15 +98,43 @@ create_attempts::step create_attempts::on_look_up(const lookup_result& r, double
         s.delay = delay(look_ups_, std::nullopt, jitter);
         return s;
     }
-    if (r.outcome == lk::not_found) {
-        must_look_up_ = false;
-        if (attempts_ >= retry_.max_attempts) return fail(last_.reason);
-        return s;  // again: create it
+    const auto lag = retry_.catalog_lag;
+    if (unknown_since_ && lag.count() > 0 && now < *unknown_since_ + lag) {
+        // Catalog may not list a batch created a moment ago: asked again, a few times, until
+        // the window since the create whose outcome is unknown has passed.
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*unknown_since_ + lag - now);
+        const auto spacing = std::max(retry_.initial_backoff, lag / 4);
+        s.k = step::kind::wait;
+        s.delay = std::min(spacing, left) + std::chrono::milliseconds(1);
+        return s;
     }
+    // None, after the window: sent again, and that batch is confirmed once more later.
+    confirm_next_ = unknown_since_.has_value() && lag.count() > 0;
+    unknown_since_.reset();
+    must_look_up_ = false;
+    if (attempts_ >= retry_.max_attempts) return fail(last_.reason);
+    return s;  // again: create it
+}
+
+create_attempts::step create_attempts::on_look_up(const lookup_result& r,
+                                                  std::chrono::steady_clock::time_point now,
+                                                  double jitter) {
+    ++look_ups_;
+    using lk = lookup_result::kind;
+    if (r.outcome == lk::found) return found(r);
+    if (r.outcome == lk::not_found) return not_found(now, jitter);
+    ++failed_look_ups_;
+    step s;
     s.drop_token = r.outcome == lk::unauthorized;
     s.noted = step::note::look_up_failed;
     s.note_reason = r.reason;
-    if (look_ups_ >= retry_.max_attempts) {
+    if (resent_ && failed_look_ups_ >= retry_.max_attempts) {
+        s.k = step::kind::created;  // the confirmation could not be had: the resend's batch
+        s.batch = *resent_;
+        return s;
+    }
+    if (failed_look_ups_ >= retry_.max_attempts) {
         step f = fail("outcome unknown after " + last_.reason + "; " + r.reason +
                       " (a batch with externalId " + xid_ + " may exist)");
         f.drop_token = s.drop_token;
@@ -85,7 +143,7 @@ create_attempts::step create_attempts::on_look_up(const lookup_result& r, double
         return f;
     }
     s.k = step::kind::wait;
-    s.delay = delay(look_ups_, std::nullopt, jitter);
+    s.delay = delay(failed_look_ups_, std::nullopt, jitter);
     return s;
 }
 
@@ -97,7 +155,10 @@ create_attempts::step create_attempts::on_create(const create_reply& r,
     std::optional<std::chrono::milliseconds> hint;
     if (r.transport_error) {
         last_ = {*r.transport_error, std::nullopt, {}, {}};
-        if (r.request_sent) must_look_up_ = true;
+        if (r.request_sent) {
+            must_look_up_ = true;
+            unknown_since_ = now;
+        }
     } else {
         last_ = {r.result.reason, r.status, r.body_excerpt, r.request_id};
         hint = r.result.retry_after;
@@ -108,6 +169,17 @@ create_attempts::step create_attempts::on_create(const create_reply& r,
         using ck = create_result::kind;
         switch (r.result.outcome) {
             case ck::created:
+                if (confirm_next_) {
+                    // A resend after a window: a twin Catalog was slow to list may still show.
+                    // Asked once more when the window has passed again, then recorded.
+                    confirm_next_ = false;
+                    resent_ = r.result;
+                    must_look_up_ = true;
+                    s.k = step::kind::wait;
+                    s.noted = step::note::watching;
+                    s.delay = retry_.catalog_lag;
+                    return s;
+                }
                 s.k = step::kind::created;
                 s.batch = r.result;
                 return s;
@@ -124,36 +196,40 @@ create_attempts::step create_attempts::on_create(const create_reply& r,
                 return s;  // again at once, with a fresh token
             case ck::ambiguous:
                 must_look_up_ = true;
+                unknown_since_ = now;
                 break;
             case ck::transient:
                 break;
         }
     }
+    return after_failed_create(s, hint, now, jitter);
+}
+
+// A create that did not make a batch (as far as is known): wait and try again, or give up.
+create_attempts::step create_attempts::after_failed_create(
+    step s, std::optional<std::chrono::milliseconds> hint,
+    std::chrono::steady_clock::time_point now, double jitter) {
     refused_once_ = false;
     s.noted = step::note::create_failed;
     s.note_reason = last_.reason;
     const auto age = now - claimed_;
-    if (retry_.max_age.count() > 0 && age >= retry_.max_age && !must_look_up_) {
-        step f =
-            fail("gave up after " +
-                 std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) +
-                 " s (retry.max_age): " + last_.reason);
+    const auto give_up = [&s](step f) {
         f.noted = s.noted;
         f.note_reason = s.note_reason;
         f.slow_down = s.slow_down;
         f.slow_down_hint = s.slow_down_hint;
         return f;
+    };
+    if (retry_.max_age.count() > 0 && age >= retry_.max_age && !must_look_up_) {
+        return give_up(fail(
+            "gave up after " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) +
+            " s (retry.max_age): " + last_.reason));
     }
     if (attempts_ >= retry_.max_attempts) {
-        last_.reason = "gave up after " + std::to_string(attempts_) + " attempts: " + last_.reason;
-        if (!must_look_up_) {
-            step f = fail(last_.reason);
-            f.noted = s.noted;
-            f.note_reason = s.note_reason;
-            f.slow_down = s.slow_down;
-            f.slow_down_hint = s.slow_down_hint;
-            return f;
-        }
+        last_.reason =
+            "gave up after " + std::to_string(attempts_) + " attempts: " + last_.reason;
+        if (!must_look_up_) return give_up(fail(last_.reason));
     }
     s.k = step::kind::wait;
     s.delay = delay(attempts_ - 1, hint, jitter);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace aep {
 
@@ -40,6 +41,15 @@ struct create_reply {
     std::string request_id;
 };
 
+// What earlier runs did with the entry (aep/progress.hpp).
+struct earlier_runs {
+    int attempts = 0;        // creates they sent
+    std::string last_error;  // why the one before their last failed
+    // When their last create was sent: its outcome is unknown, so a resend waits for
+    // Catalog over retry.catalog_lag from then.
+    std::optional<std::chrono::steady_clock::time_point> last_sent;
+};
+
 class create_attempts {
   public:
     enum class request { look_up, create };
@@ -54,6 +64,9 @@ class create_attempts {
         } k = kind::again;
         std::chrono::milliseconds delay{0};
         create_result batch;
+        // With created or recovered: twins under the same externalId (a resend after all), still
+        // loading, to abort; `batch` is the one kept (the first created).
+        std::vector<std::string> abort;
         failure why;
         bool drop_token = false;  // the API refused the token this request carried
         // The API asked everyone to slow down (a 429, or a 503 with Retry-After): pause every
@@ -66,25 +79,34 @@ class create_attempts {
             look_up_failed,   // note_reason: why
             torn_not_listed,  // a torn entry's batch is not in Catalog yet
             create_failed,    // note_reason: why; a create will be retried (or looked up)
+            watching,         // a resend created a batch: Catalog is asked once more, later
         } noted = note::none;
         std::string note_reason;
     };
 
+    // `claimed` is the entry's first claim (retry.max_age runs from it).
     create_attempts(const retry_config& retry, first_request first, std::string external_id,
-                    std::chrono::steady_clock::time_point claimed, std::string unparsed = {});
+                    std::chrono::steady_clock::time_point claimed, std::string unparsed = {},
+                    earlier_runs before = {});
 
     request next() const { return must_look_up_ ? request::look_up : request::create; }
     // `jitter` is uniform in [0, 1) (full-jitter back-off); `now` is the steady clock's.
-    step on_look_up(const lookup_result& r, double jitter);
+    step on_look_up(const lookup_result& r, std::chrono::steady_clock::time_point now,
+                    double jitter);
     step on_create(const create_reply& r, std::chrono::steady_clock::time_point now, double jitter);
 
-    int attempts() const { return attempts_; }  // creates sent
+    int attempts() const { return attempts_; }  // creates sent, earlier runs' included
+    const std::string& last_error() const { return last_.reason; }
     int look_ups() const { return look_ups_; }
 
   private:
     std::chrono::milliseconds delay(int attempt, std::optional<std::chrono::milliseconds> hint,
                                     double jitter) const;
     step fail(std::string reason) const;
+    step found(const lookup_result& r);
+    step not_found(std::chrono::steady_clock::time_point now, double jitter);
+    step after_failed_create(step s, std::optional<std::chrono::milliseconds> hint,
+                             std::chrono::steady_clock::time_point now, double jitter);
 
     retry_config retry_;
     std::string xid_;
@@ -95,6 +117,12 @@ class create_attempts {
     bool refused_once_ = false;  // a 401 was answered with a fresh token already
     int attempts_ = 0;
     int look_ups_ = 0;
+    int failed_look_ups_ = 0;
+    // The last create whose outcome is unknown (an earlier run's, or a reset after writing, or
+    // an unreadable 201): no resend before Catalog has had retry.catalog_lag to list it.
+    std::optional<std::chrono::steady_clock::time_point> unknown_since_;
+    bool confirm_next_ = false;  // the next create is a resend after a window: confirm its 201
+    std::optional<create_result> resent_;  // a resend's batch, waiting for that confirmation
     failure last_{"no attempt made", std::nullopt, {}, {}};
 };
 

@@ -293,11 +293,23 @@ server::reply server::handle(const std::string& method, const std::string& targe
         const auto wall_us = std::chrono::duration_cast<std::chrono::microseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
+        // The externalId each create carried (tests count the creates of every entry).
+        std::string xid;
+        boost::system::error_code ec;
+        const auto parsed = json::parse(body, ec);
+        if (!ec && parsed.is_object()) {
+            if (const auto* x = parsed.as_object().if_contains("externalId"); x && x->is_string())
+                xid = std::string(x->get_string());
+        }
         create_log_.push_back(
             json::object{{"t_ms", t},
                          {"wall_us", wall_us},
+                         {"externalId", xid},
                          {"status", r.act == reply::action::answer ? r.status : 0u}});
         return r;
+    }
+    if (method == "POST" && path.rfind("/data/foundation/import/batches/", 0) == 0) {
+        return batch_action(headers, target);
     }
     if (method == "GET" && path.rfind("/data/foundation/catalog/batches", 0) == 0) {
         return lookup(headers, target);
@@ -307,6 +319,8 @@ server::reply server::handle(const std::string& method, const std::string& targe
                        {"tokens_issued", counters_.tokens_issued},
                        {"batch_requests", counters_.batch_requests},
                        {"batches_created", counters_.batches_created},
+                       {"batches_aborted", counters_.batches_aborted},
+                       {"batch_actions", counters_.batch_actions},
                        {"unauthorized", counters_.unauthorized},
                        {"bad_requests", counters_.bad_requests},
                        {"lookups", counters_.lookups},
@@ -570,6 +584,40 @@ server::reply server::create_batch(const std::map<std::string, std::string>& hea
     return r;
 }
 
+// POST /data/foundation/import/batches/{id}?action=ABORT (the only action emulated): a batch
+// still loading becomes aborted; anything else is refused with 400, as the spec says.
+server::reply server::batch_action(const std::map<std::string, std::string>& headers,
+                                   const std::string& target) {
+    ++counters_.batch_actions;
+    std::string why;
+    if (!authorised(headers, why)) return reply::json_reply(401, error_body("401013", why));
+    const auto q = target.find('?');
+    const std::string path = target.substr(0, q);
+    std::map<std::string, std::string> query;
+    if (q != std::string::npos) query = parse_form(target.substr(q + 1));
+    const std::string id = path.substr(std::string("/data/foundation/import/batches/").size());
+    const auto action = query.find("action");
+    if (action == query.end() || action->second != "ABORT") {
+        return reply::json_reply(400, error_body("400", "only action=ABORT is emulated"));
+    }
+    const std::string sandbox = header(headers, "x-sandbox-name");
+    for (auto& b : batches_) {
+        if (b.at("id").as_string() != id || b.at("sandbox").as_string() != sandbox) continue;
+        if (b.at("status").as_string() != "loading") {
+            return reply::json_reply(400, error_body("400", "only a loading batch can be aborted"));
+        }
+        b["status"] = "aborted";
+        b["updated"] = now_ms();
+        ++counters_.batches_aborted;
+        json::object copy = b;
+        copy.erase("sandbox");
+        auto r = reply::json_reply(200, copy);
+        r.delay = opts_.latency;
+        return r;
+    }
+    return reply::json_reply(404, error_body("404", "batch not found"));
+}
+
 server::reply server::lookup(const std::map<std::string, std::string>& headers,
                              const std::string& target) {
     ++counters_.lookups;
@@ -597,8 +645,11 @@ server::reply server::lookup(const std::map<std::string, std::string>& headers,
         if (out.empty()) return reply::json_reply(404, error_body("404", "batch not found"));
     } else {
         const auto x = query.find("externalId");
+        const auto now = now_ms();
         for (const auto& b : batches_) {
             if (b.at("sandbox").as_string() != sandbox) continue;
+            // Catalog lags behind the batch store: a batch shows only catalog_lag after creation.
+            if (now - b.at("created").as_int64() < opts_.catalog_lag.count()) continue;
             if (x != query.end() && b.at("externalId").as_string() != x->second) continue;
             json::object copy = b;
             copy.erase("sandbox");

@@ -43,6 +43,7 @@ struct options {
     std::chrono::seconds token_lifetime{86399};
     std::chrono::milliseconds latency{0};          // added to every API answer
     std::chrono::milliseconds ims_latency{0};      // added to every token answer
+    std::chrono::milliseconds catalog_lag{0};  // a batch shows in Catalog this long after creation
     std::vector<std::pair<fault, double>> faults;  // probability (0..1) of each fault per create
     bool ims_down = false;                      // token endpoint answers 503 until /emulator/ims-up
     std::chrono::milliseconds ims_down_for{0};  // ...or for this long after start
@@ -58,6 +59,8 @@ struct counters {
     std::uint64_t tokens_issued = 0;
     std::uint64_t batch_requests = 0;
     std::uint64_t batches_created = 0;
+    std::uint64_t batches_aborted = 0;
+    std::uint64_t batch_actions = 0;
     std::uint64_t unauthorized = 0;
     std::uint64_t bad_requests = 0;
     std::uint64_t lookups = 0;
@@ -85,6 +88,8 @@ class server {
     reply token(const std::string& body);
     reply create_batch(const std::map<std::string, std::string>& headers, const std::string& body);
     reply lookup(const std::map<std::string, std::string>& headers, const std::string& target);
+    reply batch_action(const std::map<std::string, std::string>& headers,
+                       const std::string& target);
     bool authorised(const std::map<std::string, std::string>& headers, std::string& why);
     std::string new_batch_id();
 

@@ -24,6 +24,7 @@ constexpr const char* usage =
     "  --token-lifetime D        lifetime of issued tokens (default 86399s)\n"
     "  --latency D               added to every API answer (default 0ms)\n"
     "  --ims-latency D           added to every token answer (default 0ms)\n"
+    "  --catalog-lag D           a batch appears in Catalog look-ups only D after its creation\n"
     "  --fault KIND=P            inject KIND with probability P (0..1 or N%); KIND is one of\n"
     "                            429, 500, 503, reset, reset-after-create, hang, malformed,\n"
     "                            trickle (a 201 head, then one body byte every 100 ms)\n"
@@ -85,6 +86,8 @@ int main(int argc, char** argv) {
             o.token_lifetime = std::chrono::duration_cast<std::chrono::seconds>(d);
         } else if (a == "--latency" && duration_arg(need(a.c_str()), d)) {
             o.latency = d;
+        } else if (a == "--catalog-lag" && duration_arg(need(a.c_str()), d)) {
+            o.catalog_lag = d;
         } else if (a == "--ims-latency" && duration_arg(need(a.c_str()), d)) {
             o.ims_latency = d;
         } else if (a == "--fault") {

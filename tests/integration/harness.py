@@ -212,7 +212,8 @@ class World:
             },
             "tls": {"ca_file": str(self.ca / "ca.pem")},
             "http": {"concurrency": 16, "request_timeout": "10s", "rate_limit": 0, **(http or {})},
-            "retry": {"initial_backoff": "20ms", "max_backoff": "500ms", **(retry or {})},
+            "retry": {"initial_backoff": "20ms", "max_backoff": "500ms", "catalog_lag": "300ms",
+                      **(retry or {})},
             "queues": [],
             "log": {"format": "text", "level": "info", **(log or {})},
         }

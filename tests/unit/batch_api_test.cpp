@@ -200,7 +200,9 @@ TEST(CatalogLookup, RequestEncodesTheExternalId) {
     auto ep = *parse_endpoint("https://platform.adobe.io/data/foundation/catalog").value;
     auto req = catalog_lookup_request(ep, p, "prod", "tok", "/a b&c");
     EXPECT_EQ(req.method(), http::verb::get);
-    EXPECT_EQ(req.target(), "/data/foundation/catalog/batches?externalId=%2Fa%20b%26c");
+    EXPECT_EQ(req.target(),
+              "/data/foundation/catalog/batches?externalId=%2Fa%20b%26c"
+              "&orderBy=asc:created&limit=100");
     EXPECT_EQ(req["x-sandbox-name"], "prod");
 }
 

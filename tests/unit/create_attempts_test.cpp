@@ -20,6 +20,7 @@ retry_config limits(int max_attempts = 4) {
     r.initial_backoff = 1000ms;
     r.max_backoff = 60s;
     r.max_age = 1h;
+    r.catalog_lag = 0ms;  // one look-up after an unknown outcome (the window has tests of its own)
     return r;
 }
 
@@ -81,7 +82,7 @@ TEST(CreateAttempts, AnUnreadable201IsAnUnknownOutcomeLookedUpBeforeAnyResend) {
         // Catalog may lag: at least one initial back-off, even with a zero jitter.
         EXPECT_GE(s.delay, 1000ms);
         EXPECT_EQ(m.next(), request::look_up);
-        s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+        s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
         EXPECT_EQ(s.k, step::kind::again);
         EXPECT_EQ(m.next(), request::create);
         s = m.on_create(created(), t0 + 2s, 0.5);
@@ -94,7 +95,7 @@ TEST(CreateAttempts, AnUnknownOutcomeFoundInCatalogIsRecovered) {
     auto m = fresh();
     m.on_create(transport(true), t0, 0.5);
     ASSERT_EQ(m.next(), request::look_up);
-    const auto s = m.on_look_up(looked_up(lookup_result::kind::found, "b7"), 0.5);
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::found, "b7"), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::recovered);
     EXPECT_EQ(s.batch.batch_id, "b7");
     EXPECT_EQ(m.attempts(), 1);
@@ -226,11 +227,11 @@ TEST(CreateAttempts, AnUnknownOutcomeIsLookedUpEvenPastTheLimits) {
     EXPECT_EQ(s.k, step::kind::wait) << "max_age does not cut a look-up short";
     EXPECT_GE(s.delay, 1000ms);
     ASSERT_EQ(m.next(), request::look_up);
-    EXPECT_EQ(m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5).k, step::kind::again);
+    EXPECT_EQ(m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5).k, step::kind::again);
     s = m.on_create(transport(true), t0, 0.0);
     EXPECT_EQ(s.k, step::kind::wait) << "the last attempt's outcome is unknown: look it up";
     ASSERT_EQ(m.next(), request::look_up);
-    s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::failed);
     EXPECT_EQ(s.why.reason, "gave up after 2 attempts: timeout error: read timed out");
     EXPECT_FALSE(s.why.http_status);
@@ -239,13 +240,13 @@ TEST(CreateAttempts, AnUnknownOutcomeIsLookedUpEvenPastTheLimits) {
 TEST(CreateAttempts, AnEntryAnEarlierRunMayHaveSentIsLookedUpFirst) {
     create_attempts found(limits(), first_request::look_up_first, "aepb-x", t0);
     ASSERT_EQ(found.next(), request::look_up);
-    auto s = found.on_look_up(looked_up(lookup_result::kind::found, "b3"), 0.5);
+    auto s = found.on_look_up(looked_up(lookup_result::kind::found, "b3"), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::recovered);
     EXPECT_EQ(s.batch.batch_id, "b3");
     EXPECT_EQ(found.attempts(), 0);
 
     create_attempts absent(limits(), first_request::look_up_first, "aepb-x", t0);
-    s = absent.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    s = absent.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::again);
     EXPECT_EQ(absent.next(), request::create);
     EXPECT_EQ(absent.on_create(created(), t0, 0.5).k, step::kind::created);
@@ -253,16 +254,16 @@ TEST(CreateAttempts, AnEntryAnEarlierRunMayHaveSentIsLookedUpFirst) {
 
 TEST(CreateAttempts, AFailedLookUpIsRetriedThenGivesUpSayingABatchMayExist) {
     create_attempts m(limits(3), first_request::look_up_first, "aepb-x", t0);
-    auto s = m.on_look_up(looked_up(lookup_result::kind::error), 0.999);
+    auto s = m.on_look_up(looked_up(lookup_result::kind::error), t0, 0.999);
     EXPECT_EQ(s.k, step::kind::wait);
     EXPECT_EQ(s.noted, step::note::look_up_failed);
     EXPECT_EQ(s.note_reason, "catalog look-up: HTTP 503");
     EXPECT_GT(s.delay, 1000ms) << "back-off counted from the look-ups made";
-    s = m.on_look_up(looked_up(lookup_result::kind::unauthorized), 0.5);
+    s = m.on_look_up(looked_up(lookup_result::kind::unauthorized), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::wait);
     EXPECT_TRUE(s.drop_token);
     EXPECT_EQ(m.next(), request::look_up);
-    s = m.on_look_up(looked_up(lookup_result::kind::error), 0.5);
+    s = m.on_look_up(looked_up(lookup_result::kind::error), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::failed);
     EXPECT_EQ(s.why.reason,
               "outcome unknown after no attempt made; catalog look-up: HTTP 503 (a batch with "
@@ -273,12 +274,12 @@ TEST(CreateAttempts, ATornEntryIsOnlyEverLookedUp) {
     create_attempts m(limits(3), first_request::look_up_only, "aepb-t", t0);
     for (int i = 0; i < 2; ++i) {
         ASSERT_EQ(m.next(), request::look_up);
-        const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+        const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
         EXPECT_EQ(s.k, step::kind::wait);
         EXPECT_EQ(s.noted, step::note::torn_not_listed);
     }
     ASSERT_EQ(m.next(), request::look_up) << "never created again";
-    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::failed);
     EXPECT_EQ(s.why.reason,
               "a crash tore this entry while its record was written, after its batch was "
@@ -286,16 +287,157 @@ TEST(CreateAttempts, ATornEntryIsOnlyEverLookedUp) {
     EXPECT_EQ(m.attempts(), 0);
 
     create_attempts later(limits(3), first_request::look_up_only, "aepb-t", t0);
-    EXPECT_EQ(later.on_look_up(looked_up(lookup_result::kind::found, "b9"), 0.5).k,
+    EXPECT_EQ(later.on_look_up(looked_up(lookup_result::kind::found, "b9"), t0, 0.5).k,
               step::kind::recovered);
 }
 
 TEST(CreateAttempts, ASuspectedTornRecordFailsForWhatItIs) {
     create_attempts m(limits(1), first_request::look_up_only, "aepb-d", t0, "not JSON: x");
-    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), 0.5);
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
     EXPECT_EQ(s.k, step::kind::failed);
     EXPECT_EQ(s.why.reason.rfind("not JSON: x (it was in the spool when the machine went down", 0),
               0u)
         << s.why.reason;
     EXPECT_NE(s.why.reason.find("aepb-d, after 1 look-ups)"), std::string::npos);
+}
+
+namespace {
+
+retry_config with_lag(std::chrono::milliseconds lag, int max_attempts = 8) {
+    retry_config r = limits(max_attempts);
+    r.catalog_lag = lag;
+    return r;
+}
+
+lookup_result listing(std::vector<std::pair<std::string, std::int64_t>> batches,
+                      const std::string& status = "loading") {
+    lookup_result r;
+    r.outcome = lookup_result::kind::found;
+    for (const auto& [id, created] : batches) {
+        create_result b;
+        b.outcome = create_result::kind::created;
+        b.batch_id = id;
+        b.status = status;
+        b.created_ms = created;
+        r.batches.push_back(b);
+    }
+    r.batch = r.batches.front();
+    return r;
+}
+
+}  // namespace
+
+TEST(CreateAttempts, AnUnknownOutcomeIsWatchedInCatalogForTheWholeLagBeforeAResend) {
+    create_attempts m(with_lag(30s), first_request::create, "aepb-x", t0);
+    auto s = m.on_create(transport(true), t0, 0.0);
+    ASSERT_EQ(s.k, step::kind::wait);
+    auto now = t0 + s.delay;
+    int looks = 0;
+    while (true) {
+        ASSERT_EQ(m.next(), request::look_up) << "no resend inside the window";
+        s = m.on_look_up(looked_up(lookup_result::kind::not_found), now, 0.5);
+        ++looks;
+        if (s.k != step::kind::wait) break;
+        EXPECT_LE(s.delay, 7501ms) << "looks spaced out over the window";
+        EXPECT_GE(s.delay, 1ms);
+        now += s.delay;
+        ASSERT_LT(looks, 50);
+    }
+    EXPECT_EQ(s.k, step::kind::again);
+    EXPECT_GE(now, t0 + 30s);
+    EXPECT_GE(looks, 4);
+    EXPECT_LE(looks, 8);
+    EXPECT_EQ(m.next(), request::create);
+}
+
+TEST(CreateAttempts, AResendAfterTheWindowIsConfirmedOnceMoreAndATwinAborted) {
+    create_attempts m(with_lag(10s), first_request::create, "aepb-x", t0);
+    auto now = t0;
+    m.on_create(transport(true), now, 0.0);
+    step s;
+    do {
+        now += 3s;
+        s = m.on_look_up(looked_up(lookup_result::kind::not_found), now, 0.5);
+    } while (s.k == step::kind::wait);
+    ASSERT_EQ(m.next(), request::create);
+    s = m.on_create(created("b2"), now, 0.5);
+    EXPECT_EQ(s.k, step::kind::wait) << "the resend's 201 is not recorded yet";
+    EXPECT_EQ(s.noted, step::note::watching);
+    EXPECT_EQ(s.delay, 10s);
+    ASSERT_EQ(m.next(), request::look_up);
+    // The first create's batch surfaces late: the first created is kept, the resend aborted.
+    s = m.on_look_up(listing({{"b1", 100}, {"b2", 200}}), now + 10s, 0.5);
+    EXPECT_EQ(s.k, step::kind::recovered);
+    EXPECT_EQ(s.batch.batch_id, "b1");
+    EXPECT_EQ(s.abort, std::vector<std::string>{"b2"});
+    EXPECT_EQ(m.attempts(), 2);
+}
+
+TEST(CreateAttempts, AConfirmedResendIsRecordedAsCreated) {
+    create_attempts m(with_lag(1s), first_request::create, "aepb-x", t0);
+    m.on_create(reply(201, "not json"), t0, 0.0);
+    auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0 + 2s, 0.5);
+    ASSERT_EQ(s.k, step::kind::again);
+    ASSERT_EQ(m.on_create(created("b2"), t0 + 2s, 0.5).k, step::kind::wait);
+    s = m.on_look_up(listing({{"b2", 200}}), t0 + 3s, 0.5);
+    EXPECT_EQ(s.k, step::kind::created);
+    EXPECT_EQ(s.batch.batch_id, "b2");
+    EXPECT_EQ(s.batch.stage_path, "s/b2") << "the 201's own answer is recorded";
+    EXPECT_TRUE(s.abort.empty());
+    // Catalog still lists nothing: the resend's batch is all there is.
+    create_attempts n(with_lag(1s), first_request::create, "aepb-x", t0);
+    n.on_create(transport(true), t0, 0.0);
+    n.on_look_up(looked_up(lookup_result::kind::not_found), t0 + 2s, 0.5);
+    n.on_create(created("b3"), t0 + 2s, 0.5);
+    s = n.on_look_up(looked_up(lookup_result::kind::not_found), t0 + 3s, 0.5);
+    EXPECT_EQ(s.k, step::kind::created);
+    EXPECT_EQ(s.batch.batch_id, "b3");
+}
+
+TEST(CreateAttempts, TwinsFoundAtAnyLookUpAreAbortedWhileLoading) {
+    create_attempts m(with_lag(30s), first_request::look_up_first, "aepb-x", t0);
+    auto s = m.on_look_up(listing({{"b2", 200}, {"b1", 100}, {"b3", 300}}), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::recovered);
+    EXPECT_EQ(s.batch.batch_id, "b2") << "the listing's first, as Catalog ordered it";
+    EXPECT_EQ(s.abort, (std::vector<std::string>{"b1", "b3"}));
+    create_attempts done(with_lag(30s), first_request::look_up_first, "aepb-x", t0);
+    s = done.on_look_up(listing({{"b1", 100}, {"b2", 200}}, "success"), t0, 0.5);
+    EXPECT_TRUE(s.abort.empty()) << "only a loading batch can be aborted";
+}
+
+TEST(CreateAttempts, EarlierRunsCountTowardsTheLimitsAndTheirLastSendIsWatched) {
+    earlier_runs before;
+    before.attempts = 3;
+    before.last_error = "HTTP 503: busy";
+    before.last_sent = t0 - 5s;
+    create_attempts m(with_lag(30s, 4), first_request::look_up_first, "aepb-x", t0 - 10min,
+                      {}, before);
+    EXPECT_EQ(m.attempts(), 3);
+    auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::wait) << "its last create was sent 5 s ago: watched to 30 s";
+    EXPECT_LE(s.delay, 7501ms);
+    s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0 + 26s, 0.5);
+    EXPECT_EQ(s.k, step::kind::again);
+    s = m.on_create(reply(503), t0 + 26s, 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason.rfind("gave up after 4 attempts: ", 0), 0u) << s.why.reason;
+    // Its age runs from its first claim, by whichever run.
+    create_attempts old(with_lag(30s), first_request::create, "aepb-x", t0 - 1h, {}, {});
+    EXPECT_EQ(old.on_create(reply(503), t0, 0.5).k, step::kind::failed);
+}
+
+TEST(CreateAttempts, AnEntryPastItsAttemptsAfterARestartFailsWithItsLastError) {
+    earlier_runs before;
+    before.attempts = 4;
+    before.last_error = "HTTP 500: oops";
+    create_attempts m(with_lag(0ms, 4), first_request::look_up_first, "aepb-x", t0, {}, before);
+    const auto s = m.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5);
+    EXPECT_EQ(s.k, step::kind::failed);
+    EXPECT_EQ(s.why.reason, "gave up after 4 attempts: HTTP 500: oops");
+    earlier_runs unknown;
+    unknown.attempts = 1;
+    create_attempts n(with_lag(0ms, 1), first_request::look_up_first, "aepb-x", t0, {}, unknown);
+    EXPECT_EQ(n.on_look_up(looked_up(lookup_result::kind::not_found), t0, 0.5).why.reason,
+              "gave up after 1 attempts: the outcome of a create sent before a restart is "
+              "unknown");
 }

@@ -66,7 +66,7 @@ TEST_F(SpoolTest, TakeClaimsOnceNeverReplacesAndReads) {
     ASSERT_TRUE(t.read.ok) << t.read.reason;
     EXPECT_EQ(t.read.content, "ds1");
     EXPECT_FALSE(t.read.external_id);
-    EXPECT_GE(t.fd, 0) << "the claimed file stays open for the stamp";
+    EXPECT_GE(t.fd.get(), 0) << "the claimed file stays open for the stamp";
     EXPECT_TRUE(fs::exists(root_ / "processing" / "a"));
     EXPECT_EQ(sp_->take("a", 1024).status, spool::take_status::gone);
     put("incoming", "a", "ds2");
@@ -105,7 +105,7 @@ TEST_F(SpoolTest, TakeClaimsWhatIsNotAPlainFileAndSaysWhy) {
         ASSERT_EQ(t.status, spool::take_status::claimed) << name;
         EXPECT_FALSE(t.read.ok) << name;
         EXPECT_NE(t.read.reason.find(why), std::string::npos) << name << ": " << t.read.reason;
-        EXPECT_LT(t.fd, 0) << name;
+        EXPECT_LT(t.fd.get(), 0) << name;
         EXPECT_TRUE(fs::is_symlink(root_ / "processing" / name) ||
                     fs::exists(root_ / "processing" / name))
             << name;
@@ -209,6 +209,7 @@ TEST_F(SpoolTest, ExternalIdStampTravelsWithTheFile) {
     EXPECT_EQ(again.content, "ds1") << "the content is left as the producer wrote it";
     EXPECT_EQ(again.external_id, "aepb-0123");
     // A power loss can undo the claim's rename: the stamp is on the inode, not the name.
+    t.fd.reset();  // the claimer went down with the machine
     fs::rename(root_ / "processing" / "a", root_ / "incoming" / "a");
     auto retaken = sp_->take("a", 1024);
     ASSERT_EQ(retaken.status, spool::take_status::claimed);
@@ -227,6 +228,7 @@ TEST_F(SpoolTest, DerivedExternalIdFollowsTheFileNotItsName) {
     EXPECT_EQ(id.rfind("aepb-", 0), 0u);
     EXPECT_EQ(id.find_first_not_of("0123456789abcdef", 5), std::string::npos);
     // The same file after a power loss undid its claim and took its stamp: the same id.
+    t.fd.reset();  // the claimer went down with the machine
     fs::rename(root_ / "processing" / "a", root_ / "incoming" / "a");
     auto retaken = sp_->take("a", 1024);
     ASSERT_TRUE(retaken.read.identity);
@@ -381,6 +383,48 @@ TEST(SpoolLayout, ErrorNamesThePath) {
         EXPECT_NE(std::string(e.what()).find("/proc/aep-cannot-exist"), std::string::npos)
             << e.what();
     }
+}
+
+TEST_F(SpoolTest, AClaimedEntryIsOwnedByWhoeverHoldsItsFile) {
+    put("incoming", "a", "ds1");
+    auto mine = sp_->take("a", 1024);
+    ASSERT_EQ(mine.status, spool::take_status::claimed);
+    ASSERT_TRUE(mine.fd);
+    // Another daemon's start finds it in processing/: not its to resume while this one lives.
+    EXPECT_EQ(sp_->resume("a", 1024).status, spool::take_status::owned);
+    mine.fd.reset();  // this one stopped (or died) with the entry in processing/
+    auto resumed = sp_->resume("a", 1024);
+    ASSERT_EQ(resumed.status, spool::take_status::claimed);
+    ASSERT_TRUE(resumed.read.ok);
+    EXPECT_EQ(resumed.read.content, "ds1");
+    EXPECT_TRUE(resumed.fd);
+    EXPECT_EQ(sp_->resume("a", 1024).status, spool::take_status::owned);
+    sp_->remove_claimed("a");
+    EXPECT_EQ(sp_->resume("a", 1024).status, spool::take_status::gone);
+}
+
+TEST_F(SpoolTest, ARewrittenEntryStaysOwned) {
+    put("incoming", "a", "ds1");
+    auto mine = sp_->take("a", 1024);
+    ASSERT_TRUE(mine.fd);
+    auto held = sp_->rewrite_claimed("a", "{\"datasetId\":\"ds1\",\"externalId\":\"x\"}\n");
+    mine.fd.reset();  // the old file's lock goes; the new file is held already
+    EXPECT_EQ(sp_->resume("a", 1024).status, spool::take_status::owned);
+    held.reset();
+    EXPECT_EQ(sp_->resume("a", 1024).read.content, "{\"datasetId\":\"ds1\",\"externalId\":\"x\"}\n");
+}
+
+TEST_F(SpoolTest, ProgressIsReadBackBesideTheStamp) {
+    put("incoming", "a", "ds1");
+    auto t = sp_->take("a", 1024);
+    if (!sp_->stamp_external_id(t, "a", "aepb-0123")) GTEST_SKIP() << "no user xattrs here";
+    EXPECT_TRUE(spool::write_progress(t.fd, "{\"v\":1,\"attempts\":2}"));
+    t.fd.reset();
+    const auto again = sp_->resume("a", 1024);
+    ASSERT_TRUE(again.read.ok);
+    EXPECT_EQ(again.read.external_id, "aepb-0123");
+    EXPECT_EQ(again.read.progress, "{\"v\":1,\"attempts\":2}");
+    EXPECT_FALSE(spool::write_progress(unique_fd{}, "x")) << "nothing open: nothing written";
 }
 
 }  // namespace
