@@ -36,35 +36,35 @@ std::string create_batch_body(const batch_entry& e, const input_format& queue_de
     return out;
 }
 
-http::request<http::string_body> create_batch_request(const endpoint& import_ep,
-                                                      const platform_config& platform,
-                                                      const std::string& sandbox,
-                                                      const std::string& token, std::string body) {
-    http::request<http::string_body> req{http::verb::post, import_ep.target("/batches"), 11};
+namespace {
+// A request to the API with the headers every call carries: accept, Authorization, x-api-key,
+// x-gw-ims-org-id and x-sandbox-name.
+http::request<http::string_body> api_request(http::verb verb, std::string target,
+                                             const api_caller& as) {
+    http::request<http::string_body> req{verb, std::move(target), 11};
     req.set(http::field::accept, "application/json");
+    req.set(http::field::authorization, std::string("Bearer ").append(as.token));
+    req.set("x-api-key", as.platform.api_key);
+    req.set("x-gw-ims-org-id", as.platform.org_id);
+    req.set("x-sandbox-name", as.sandbox);
+    return req;
+}
+}  // namespace
+
+http::request<http::string_body> create_batch_request(const endpoint& import_ep,
+                                                      const api_caller& as, std::string body) {
+    auto req = api_request(http::verb::post, import_ep.target("/batches"), as);
     req.set(http::field::content_type, "application/json");
-    req.set(http::field::authorization, "Bearer " + token);
-    req.set("x-api-key", platform.api_key);
-    req.set("x-gw-ims-org-id", platform.org_id);
-    req.set("x-sandbox-name", sandbox);
     req.body() = std::move(body);
     return req;
 }
 
 http::request<http::string_body> abort_batch_request(const endpoint& import_ep,
-                                                     const platform_config& platform,
-                                                     const std::string& sandbox,
-                                                     const std::string& token,
+                                                     const api_caller& as,
                                                      const std::string& batch_id) {
-    http::request<http::string_body> req{
-        http::verb::post, import_ep.target("/batches/" + percent_encode(batch_id)) + "?action=ABORT",
-        11};
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::authorization, "Bearer " + token);
-    req.set("x-api-key", platform.api_key);
-    req.set("x-gw-ims-org-id", platform.org_id);
-    req.set("x-sandbox-name", sandbox);
-    return req;
+    return api_request(http::verb::post,
+                       import_ep.target("/batches/" + percent_encode(batch_id)) + "?action=ABORT",
+                       as);
 }
 
 namespace {
@@ -105,22 +105,13 @@ bool read_batch(const boost::json::object& o, std::string_view fallback_id, crea
 }  // namespace
 
 http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_ep,
-                                                        const platform_config& platform,
-                                                        const std::string& sandbox,
-                                                        const std::string& token,
+                                                        const api_caller& as,
                                                         const std::string& external_id) {
-    http::request<http::string_body> req{
-        http::verb::get,
-        // Every batch under the id, oldest first (a twin sent after an unknown outcome shows).
-        catalog_ep.target("/batches") + "?externalId=" + percent_encode(external_id) +
-            "&orderBy=asc:created&limit=100",
-        11};
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::authorization, "Bearer " + token);
-    req.set("x-api-key", platform.api_key);
-    req.set("x-gw-ims-org-id", platform.org_id);
-    req.set("x-sandbox-name", sandbox);
-    return req;
+    // Every batch under the id, oldest first (a twin sent after an unknown outcome shows).
+    return api_request(http::verb::get,
+                       catalog_ep.target("/batches") + "?externalId=" +
+                           percent_encode(external_id) + "&orderBy=asc:created&limit=100",
+                       as);
 }
 
 lookup_result parse_catalog_lookup(unsigned status, std::string_view body,

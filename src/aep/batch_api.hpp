@@ -26,17 +26,20 @@ std::string create_batch_body(const batch_entry& e, const input_format& queue_de
 
 // POST {import_url}/batches with exactly accept, content-type, Authorization, x-api-key,
 // x-gw-ims-org-id and x-sandbox-name (Host and Content-Length are added by the transport).
+// Who a request is made as: the org's API key and id, the sandbox, and the access token.
+struct api_caller {
+    const platform_config& platform;
+    std::string_view sandbox;
+    std::string_view token;
+};
+
 http::request<http::string_body> create_batch_request(const endpoint& import_ep,
-                                                      const platform_config& platform,
-                                                      const std::string& sandbox,
-                                                      const std::string& token, std::string body);
+                                                      const api_caller& as, std::string body);
 
 // POST {import_url}/batches/{batchId}?action=ABORT with the API headers: ends a batch that is
 // still loading (a twin sent after an unknown outcome). 200: aborted.
 http::request<http::string_body> abort_batch_request(const endpoint& import_ep,
-                                                     const platform_config& platform,
-                                                     const std::string& sandbox,
-                                                     const std::string& token,
+                                                     const api_caller& as,
                                                      const std::string& batch_id);
 
 struct create_result {
@@ -48,12 +51,12 @@ struct create_result {
         ambiguous,     // a 201 we cannot read, or another status we do not know
     } outcome = kind::ambiguous;
     std::string batch_id;
-    std::string stage_path;  // tags.acp_stagePath[0]; empty when absent
-    std::string status;      // the batch's status, e.g. "loading"
-    std::string dataset_id;  // relatedObjects' dataSet id, when the answer names one
-    std::string response;    // the batch as compact JSON text (the 201 body, or Catalog's)
+    std::string stage_path;       // tags.acp_stagePath[0]; empty when absent
+    std::string status;           // the batch's status, e.g. "loading"
+    std::string dataset_id;       // relatedObjects' dataSet id, when the answer names one
+    std::string response;         // the batch as compact JSON text (the 201 body, or Catalog's)
     std::int64_t created_ms = 0;  // its "created" time, when the answer gives one
-    std::string reason;      // why, for anything but created
+    std::string reason;           // why, for anything but created
     std::optional<std::chrono::milliseconds> retry_after;  // when the server said
 };
 
@@ -64,9 +67,7 @@ create_result classify_create_response(unsigned status, std::string_view body,
 // GET {catalog_url}/batches?externalId=... with the API headers: finds a batch created by an
 // earlier request whose outcome we could not see.
 http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_ep,
-                                                        const platform_config& platform,
-                                                        const std::string& sandbox,
-                                                        const std::string& token,
+                                                        const api_caller& as,
                                                         const std::string& external_id);
 
 struct lookup_result {

@@ -43,10 +43,9 @@ asio::awaitable<std::optional<http_outcome>> create_stage::send(const create_att
     const bool look = m.next() == create_attempts::request::look_up;
     // Kept for the whole exchange, whatever a reload does.
     const auto ep = look ? api_.catalog_endpoint() : api_.import_endpoint();
-    const auto& platform = ctx_.cfg.platform;
-    const std::string& sandbox = job.q->cfg.sandbox;
-    auto req = look ? catalog_lookup_request(*ep, platform, sandbox, token, *job.entry.external_id)
-                    : create_batch_request(*ep, platform, sandbox, token, body);
+    const api_caller as{ctx_.cfg.platform, job.q->cfg.sandbox, token};
+    auto req = look ? catalog_lookup_request(*ep, as, *job.entry.external_id)
+                    : create_batch_request(*ep, as, body);
     // A create is counted with the entry before it is written, so that whatever happens next
     // (a crash, a kill, a stop) the next run counts it too: one extended attribute set on the
     // open file, in the page cache (no sync).
@@ -86,7 +85,8 @@ asio::awaitable<void> create_stage::abort_twins(const entry_job& job, const crea
             auto token = co_await tokens_.get();
             if (!token) co_return;
             const auto ep = api_.import_endpoint();
-            auto req = abort_batch_request(*ep, ctx_.cfg.platform, job.q->cfg.sandbox, *token, id);
+            const api_caller as{ctx_.cfg.platform, job.q->cfg.sandbox, *token};
+            auto req = abort_batch_request(*ep, as, id);
             auto sent = co_await api_.exchange("abort", *ep, req);
             if (!sent) co_return;
             if (sent->failure != transport_failure::none) {
@@ -97,8 +97,8 @@ asio::awaitable<void> create_stage::abort_twins(const entry_job& job, const crea
                 why = "HTTP " + std::to_string(sent->response.result_int()) + ": " +
                       body_excerpt(sent->response.body());
                 if (sent->response.result_int() == 401) tokens_.invalidate(*token);
-                if (sent->response.result_int() / 100 == 4 &&
-                    sent->response.result_int() != 401 && sent->response.result_int() != 429) {
+                if (sent->response.result_int() / 100 == 4 && sent->response.result_int() != 401 &&
+                    sent->response.result_int() != 429) {
                     break;  // refused as it is (no longer loading): trying again changes nothing
                 }
             }

@@ -104,6 +104,18 @@ class Progress(WorldTestCase):
                 for d in (a, b, c):
                     self.assertNotIn("No such file or directory", d.log())
 
+    def failing_for_ever(self, retry, every):
+        """One entry that is only ever answered 503, under a daemon killed every `every` seconds
+        and started again, until the entry is in failed/. Returns its error record, the number
+        of runs, and the creates the server received for it."""
+        w = self.world()
+        cfg = w.config(queues=["q"], retry=retry)
+        q = w.spool("q")
+        q.drop("e", "status-503")
+        runs = self.restarted_until_failed(w, cfg, q, "e", every=every, timeout=120)
+        rec = q.error_record("e")
+        return rec, runs, creates_by_external_id(w)[rec["externalId"]]
+
     def restarted_until_failed(self, w, cfg, q, name, every, timeout):
         """Runs a daemon, kills it after `every` seconds, again and again, until the entry is in
         failed/. Returns how many daemons ran."""
@@ -122,36 +134,27 @@ class Progress(WorldTestCase):
         return runs
 
     def test_a_transient_failure_for_ever_under_restarts_fails_after_max_attempts_in_all(self):
-        w = self.world()
-        cfg = w.config(queues=["q"], retry={"max_attempts": 10, "initial_backoff": "300ms",
-                                            "max_backoff": "600ms", "max_age": "1h"})
-        q = w.spool("q")
-        q.drop("e", "status-503")
-        runs = self.restarted_until_failed(w, cfg, q, "e", every=0.5, timeout=120)
-        rec = q.error_record("e")
-        creates = creates_by_external_id(w)
-        self.assertEqual(creates[rec["externalId"]], 10, "ten creates, over every run")
+        rec, runs, creates = self.failing_for_ever(
+            {"max_attempts": 10, "initial_backoff": "300ms", "max_backoff": "600ms",
+             "max_age": "1h"}, every=0.5)
+        self.assertEqual(creates, 10, "ten creates, over every run")
         self.assertEqual(rec["attempts"], 10)
         self.assertIn("gave up after 10 attempts", rec["reason"])
         self.assertEqual(rec["httpStatus"], 503)
         self.assertGreater(runs, 1, "the daemon was restarted on the way")
 
     def test_retry_max_age_runs_from_the_first_claim_whatever_restarts_happen(self):
-        w = self.world()
-        cfg = w.config(queues=["q"], retry={"max_attempts": 100, "initial_backoff": "200ms",
-                                            "max_backoff": "400ms", "max_age": "4s"})
-        q = w.spool("q")
-        q.drop("e", "status-503")
         started = time.monotonic()
-        runs = self.restarted_until_failed(w, cfg, q, "e", every=1.0, timeout=120)
+        rec, runs, creates = self.failing_for_ever(
+            {"max_attempts": 100, "initial_backoff": "200ms", "max_backoff": "400ms",
+             "max_age": "4s"}, every=1.0)
         elapsed = time.monotonic() - started
-        rec = q.error_record("e")
         self.assertIn("(retry.max_age)", rec["reason"])
         self.assertGreater(runs, 2)
         # 4 s from the first claim, plus one back-off and a restart's look-up at most; a clock
         # reset at every restart would never get there (each run lasts 1 s).
         self.assertLess(elapsed, 12, rec)
-        self.assertEqual(rec["attempts"], creates_by_external_id(w)[rec["externalId"]])
+        self.assertEqual(rec["attempts"], creates)
 
     def test_catalog_lag_within_the_window_sends_no_second_batch(self):
         w = self.world(["--latency", "2ms", "--catalog-lag", "1s", "--fault",

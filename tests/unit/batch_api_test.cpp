@@ -72,7 +72,7 @@ TEST(CreateBatch, RequestCarriesExactlyTheSixHeaders) {
     platform_config p;
     p.org_id = "ORG@AdobeOrg";
     p.api_key = "key";
-    auto req = create_batch_request(import_ep(), p, "prod", "tok", "{}");
+    auto req = create_batch_request(import_ep(), {p, "prod", "tok"}, "{}");
     EXPECT_EQ(req.method(), http::verb::post);
     EXPECT_EQ(req.target(), "/data/foundation/import/batches");
     EXPECT_EQ(req[http::field::accept], "application/json");
@@ -198,7 +198,7 @@ TEST(CatalogLookup, RequestEncodesTheExternalId) {
     p.org_id = "o";
     p.api_key = "k";
     auto ep = *parse_endpoint("https://platform.adobe.io/data/foundation/catalog").value;
-    auto req = catalog_lookup_request(ep, p, "prod", "tok", "/a b&c");
+    auto req = catalog_lookup_request(ep, {p, "prod", "tok"}, "/a b&c");
     EXPECT_EQ(req.method(), http::verb::get);
     EXPECT_EQ(req.target(),
               "/data/foundation/catalog/batches?externalId=%2Fa%20b%26c"
