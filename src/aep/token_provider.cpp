@@ -114,6 +114,7 @@ asio::awaitable<void> token_provider::fetch_once() {
         }
         log_.debug("access token obtained",
                    {{"lifetime_s", static_cast<std::int64_t>(life.lifetime.count())}});
+        ++stats_.issued;
         ready_.cancel();
         co_return;
     }

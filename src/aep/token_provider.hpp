@@ -25,6 +25,7 @@ namespace aep {
 struct token_stats {
     std::uint64_t requests = 0;  // token requests sent to IMS
     std::uint64_t failures = 0;
+    std::uint64_t issued = 0;  // tokens received
 };
 
 class token_provider {

@@ -10,7 +10,10 @@
 #include "pipeline/intake.hpp"
 #include "pipeline/workers.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -25,6 +28,9 @@ namespace aep {
 namespace asio = boost::asio;
 
 namespace {
+// How long --once waits for a first access token before it gives up (exit 69).
+constexpr auto once_token_wait = std::chrono::seconds(60);
+
 // VmHWM: the most this process has had resident since exec.
 std::int64_t peak_rss_kib() {
     std::ifstream status("/proc/self/status");
@@ -78,6 +84,7 @@ class daemon_impl {
     void maybe_finish_once();
     void sync_at_exit();
     void raise_open_files();
+    asio::awaitable<void> once_token_guard();
 
     config cfg_;
     logger& log_;
@@ -133,8 +140,30 @@ asio::awaitable<void> daemon_impl::start() {
     notify_.send("READY=1\nSTATUS=" + health_.status());
     health_.start_heartbeat();
     if (!opts_.once) intake_.follow();
+    if (opts_.once) asio::co_spawn(ioc_, once_token_guard(), asio::detached);
     reloader_.started();
     maybe_finish_once();
+}
+
+// --once is for cron: a run that can get no access token gives up after a bounded wait instead
+// of waiting for ever, leaving the entries where they are, and says why.
+asio::awaitable<void> daemon_impl::once_token_guard() {
+    const auto until = std::chrono::steady_clock::now() + once_token_wait;
+    asio::steady_timer tick(ioc_);
+    while (!run_.stopping()) {
+        if (tokens_.stats().issued > 0) co_return;
+        if (std::chrono::steady_clock::now() >= until) {
+            std::string why = "IMS issued none";
+            tokens_.healthy(why);
+            log_.error("no access token within 60 s (--once); the entries stay in the spools",
+                       {{"error", why}});
+            exit_code_ = exit_unavailable;
+            begin_stop("no access token (--once)");
+            co_return;
+        }
+        tick.expires_after(std::chrono::milliseconds(200));
+        co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
 }
 
 void daemon_impl::fail_start(const std::string& error, int code) {
@@ -249,6 +278,8 @@ int daemon_impl::run() {
     sync_at_exit();
     const auto& net = client_.stats();
     const auto& done = workers_.records().stats();
+    // --once for cron: 0 only when every entry it processed is done.
+    if (opts_.once && exit_code_ == exit_ok && done.failed > 0) exit_code_ = exit_dataerr;
     log_.info("aep-batchd stopped",
               {{"done", static_cast<std::int64_t>(done.done)},
                {"failed", static_cast<std::int64_t>(done.failed)},

@@ -62,6 +62,24 @@ class Auth(WorldTestCase):
         w.assert_no_secrets(self)
 
 
+    def test_once_without_a_token_gives_up_after_a_minute_and_keeps_the_entries(self):
+        # For cron: --once that can get no token exits 69 with the cause, instead of waiting
+        # for ever; nothing is lost.
+        w = self.world(["--ims-down"])
+        cfg = w.config(queues=["q"])
+        q = w.spool("q")
+        q.drop("a", "ds1")
+        started = time.monotonic()
+        rc, log = w.run_once(cfg, timeout=180)
+        elapsed = time.monotonic() - started
+        self.assertEqual(rc, 69, log)
+        self.assertIn("no access token within 60 s (--once)", log)
+        self.assertIn("IMS answered 503", log, "the cause is named")
+        self.assertGreaterEqual(elapsed, 59)
+        self.assertLess(elapsed, 120)
+        self.assertEqual(q.names("incoming") + q.names("processing"), ["a"], "the entry stays")
+        self.assertEqual(w.emulator.stats()["batch_requests"], 0)
+
     def test_second_401_in_a_row_is_a_recorded_failure_not_a_loop(self):
         w = self.world()
         cfg = w.config(queues=["q"])
@@ -69,7 +87,7 @@ class Auth(WorldTestCase):
         q.drop("refused", "status-401")  # the emulator refuses every token for this dataset
         q.drop("fine", "ds1")
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         rec = q.error_record("refused")
         self.assertEqual(rec["httpStatus"], 401)
         self.assertEqual(rec["attempts"], 2, "one resend with a fresh token, no more")

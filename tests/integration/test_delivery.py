@@ -164,7 +164,7 @@ class Delivery(WorldTestCase):
         (q.path / ".aep-batchd-run.00000000-0000-0000-0000-000000000000.1").write_text("x\n")
 
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         self.assertEqual(w.emulator.stats()["batch_requests"], created, "nothing was sent again")
         records = {r["entry"]: r for r in q.done_records()}
         self.assertEqual(set(records), {"complete", "torn"})
@@ -180,7 +180,7 @@ class Delivery(WorldTestCase):
         lookups = w.emulator.stats()["lookups"]
         q.drop("junk2", "not a dataset id!")
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         self.assertEqual(w.emulator.stats()["lookups"], lookups)
         self.assertNotIn("machine went down", q.error_record("junk2")["reason"])
 
@@ -215,7 +215,7 @@ class Delivery(WorldTestCase):
         os.setxattr(lost, XATTR, b"aepb-00000000000000000000000000000000")
 
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         self.assertEqual(w.emulator.stats()["batch_requests"], created, "nothing was sent again")
         records = {r["entry"]: r for r in q.done_records()}
         self.assertEqual(set(records), {"complete", "torn", "undone"})

@@ -82,7 +82,7 @@ class Faults(WorldTestCase):
         q = w.spool("q")
         q.drop("slow", "ds1")
         rc, log = w.run_once(cfg, timeout=120)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         rec = q.error_record("slow")
         self.assertIn("timeout", rec["reason"])
         self.assertEqual(rec["attempts"], 2)
@@ -142,7 +142,7 @@ class Faults(WorldTestCase):
         q = w.spool("q")
         q.drop("e", "ds1")
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         rec = q.error_record("e")
         self.assertEqual(rec["attempts"], 3)
         self.assertEqual(rec["httpStatus"], 503)
@@ -156,7 +156,7 @@ class Faults(WorldTestCase):
         self.fill(q, 30)
         q.drop("bad", "not valid!")
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, log)  # --once: an entry went to failed/
         cfg_json = w.config(queues=["q"], log={"level": "debug", "format": "json"}, name="json.yaml")
         self.fill(q, 10, "j")
         rc, log = w.run_once(cfg_json)

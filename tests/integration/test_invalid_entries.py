@@ -132,7 +132,7 @@ class InvalidEntries(unittest.TestCase):
         if os.geteuid() == 0:
             os.mknod(incoming / "device", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # like /dev/null
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, "--once: entries went to failed/\n" + log)
         for line in log.strip().splitlines():
             json.loads(line)  # a non-UTF-8 name cannot break a JSON log line
         failed = os.listdir(os.fsencode(q.path / "failed"))
@@ -151,7 +151,7 @@ class InvalidEntries(unittest.TestCase):
         for status in (400, 403, 404, 409, 413, 422):
             q.drop(f"e{status}", f"status-{status}")
         rc, log = w.run_once(cfg)
-        self.assertEqual(rc, 0, log)
+        self.assertEqual(rc, 65, "--once: entries went to failed/\n" + log)
         for status in (400, 403, 404, 409, 413, 422):
             rec = q.error_record(f"e{status}")
             self.assertEqual(rec["httpStatus"], status)
