@@ -1,56 +1,49 @@
 #include "aep/progress.hpp"
 
-#include "io/log.hpp"
-
-#include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
+#include <charconv>
+#include <vector>
 
 namespace aep {
 
 namespace {
-constexpr std::size_t max_error_bytes = 512;
-constexpr std::int64_t max_attempts_kept = 1000000;
+constexpr std::int64_t max_attempts_kept = 999;
 }  // namespace
 
 std::string encode_progress(const entry_progress& p) {
-    boost::json::object o;
-    o["v"] = 1;
-    o["attempts"] = p.attempts;
-    if (p.claimed_ms) o["claimed"] = *p.claimed_ms;
-    if (p.sent_ms) o["sent"] = *p.sent_ms;
-    if (!p.last_error.empty()) o["last"] = valid_utf8(p.last_error.substr(0, max_error_bytes));
-    if (!p.batch_id.empty()) o["batch"] = valid_utf8(p.batch_id);
-    return boost::json::serialize(o);
+    std::string out = std::to_string(p.attempts);
+    out += ' ';
+    out += std::to_string(p.claimed_ms.value_or(0) / 1000);
+    out += ' ';
+    out += std::to_string(p.sent_ms.value_or(0) / 1000);
+    if (p.last_status) {
+        out += ' ';
+        out += std::to_string(*p.last_status);
+    }
+    return out;
 }
 
 std::optional<entry_progress> decode_progress(std::string_view text) {
-    boost::system::error_code ec;
-    auto jv = boost::json::parse(text, ec);
-    if (ec || !jv.is_object()) return std::nullopt;
-    const auto& o = jv.as_object();
-    const auto* v = o.if_contains("v");
-    if (!v || !v->is_int64() || v->get_int64() != 1) return std::nullopt;
-    entry_progress p;
-    const auto number = [&o](const char* key, std::optional<std::int64_t>& out) {
-        const auto* x = o.if_contains(key);
-        if (!x) return true;
-        if (!x->is_int64() || x->get_int64() < 0) return false;
-        out = x->get_int64();
-        return true;
-    };
-    std::optional<std::int64_t> attempts;
-    if (!number("attempts", attempts) || !number("claimed", p.claimed_ms) ||
-        !number("sent", p.sent_ms)) {
+    std::vector<std::int64_t> n;
+    while (!text.empty()) {
+        const auto sp = text.find(' ');
+        const auto field = text.substr(0, sp);
+        std::int64_t v = 0;
+        const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+        if (ec != std::errc() || end != field.data() + field.size() || field.empty() || v < 0)
+            return std::nullopt;
+        n.push_back(v);
+        if (sp == std::string_view::npos) break;
+        text.remove_prefix(sp + 1);
+        if (text.empty()) return std::nullopt;  // a trailing space
+    }
+    if (n.size() < 3 || n.size() > 4 || n[0] > max_attempts_kept) return std::nullopt;
+    if (n[1] > INT64_MAX / 1000 || n[2] > INT64_MAX / 1000 || (n.size() == 4 && n[3] > 999))
         return std::nullopt;
-    }
-    if (!attempts || *attempts > max_attempts_kept) return std::nullopt;
-    p.attempts = static_cast<int>(*attempts);
-    for (const auto& [key, out] : {std::pair{"last", &p.last_error}, std::pair{"batch", &p.batch_id}}) {
-        const auto* x = o.if_contains(key);
-        if (!x) continue;
-        if (!x->is_string()) return std::nullopt;
-        *out = std::string(x->get_string());
-    }
+    entry_progress p;
+    p.attempts = static_cast<int>(n[0]);
+    if (n[1] > 0) p.claimed_ms = n[1] * 1000;
+    if (n[2] > 0) p.sent_ms = n[2] * 1000;
+    if (n.size() == 4) p.last_status = static_cast<unsigned>(n[3]);
     return p;
 }
 

@@ -27,8 +27,12 @@ namespace {
     throw_spool_errno(what, path, err);
 }
 
-constexpr const char* external_id_xattr = "user.aep-batchd.external-id";
-constexpr const char* progress_xattr = "user.aep-batchd.progress";
+// The stamp: "<externalId>" or "<externalId> <progress>". A short name, so that the stamp and
+// its progress fit in an ext4 inode's own extended-attribute space (see aep/progress.hpp).
+constexpr const char* external_id_xattr = "user.aepb";
+// Where version 0.1 stamped the externalId alone; still read, so that an upgrade finds its
+// entries' ids.
+constexpr const char* legacy_external_id_xattr = "user.aep-batchd.external-id";
 
 // A file-name-safe form of a caller's unique token (an externalId may contain '/').
 std::string safe_suffix(const std::string& unique) {
@@ -168,14 +172,14 @@ void read_open(int fd, const fd_status& fs, const std::string& p, std::size_t ma
     buf.resize(got);
     r.ok = true;
     r.content = std::move(buf);
-    char xid[256];
-    const auto n = ::fgetxattr(fd, external_id_xattr, xid, sizeof xid);
+    char stamp[512];
+    auto n = ::fgetxattr(fd, external_id_xattr, stamp, sizeof stamp);
+    if (n < 0 && errno == ENODATA) n = ::fgetxattr(fd, legacy_external_id_xattr, stamp, sizeof stamp);
     if (n > 0) {
-        r.external_id = std::string(xid, static_cast<std::size_t>(n));
-        // Progress is only ever written beside a stamp: unstamped entries cost no second call.
-        char progress[2048];
-        const auto m = ::fgetxattr(fd, progress_xattr, progress, sizeof progress);
-        if (m > 0) r.progress = std::string(progress, static_cast<std::size_t>(m));
+        const std::string_view v(stamp, static_cast<std::size_t>(n));
+        const auto sp = v.find(' ');
+        r.external_id = std::string(v.substr(0, sp));
+        if (sp != std::string_view::npos) r.progress = std::string(v.substr(sp + 1));
     }
     r.identity = fs.identity;
 }
@@ -330,8 +334,10 @@ spool::taken spool::take(const std::string& name, std::size_t max_bytes) const {
     return t;
 }
 
-bool spool::write_progress(const unique_fd& fd, const std::string& text) {
-    return fd && ::fsetxattr(fd.get(), progress_xattr, text.data(), text.size(), 0) == 0;
+bool spool::write_progress(const unique_fd& fd, const std::string& external_id,
+                           const std::string& progress) {
+    const std::string value = external_id + " " + progress;
+    return fd && ::fsetxattr(fd.get(), external_id_xattr, value.data(), value.size(), 0) == 0;
 }
 
 bool spool::stamp_external_id(const taken& t, const std::string& name,

@@ -89,7 +89,8 @@ class spool {
     enum class sync_mode { now, by_caller };
 
     // Stamps the externalId on processing/<name> itself, as an extended attribute
-    // (user.aep-batchd.external-id): one inode write, no new file. Wherever the file is found
+    // (user.aepb; user.aep-batchd.external-id, where version 0.1 put it, is read too): one
+    // inode write, no new file. Wherever the file is found
     // later (processing/, or incoming/ again when a power loss undid the claim), read_claimed
     // returns the stamp, so the entry is never sent under another id. The file is fsynced unless
     // by_caller (the caller syncs: before sending a random id, before the record otherwise).
@@ -101,11 +102,12 @@ class spool {
     bool stamp_external_id(const taken& t, const std::string& name,
                            const std::string& external_id) const;
 
-    // Writes the entry's progress (aep/progress.hpp) on its open file, as an extended attribute
-    // (user.aep-batchd.progress) beside its stamp: one inode change in the page cache, no sync
-    // (it reaches the disk with the next one, or is lost only with the machine). False when the
-    // file system takes no user extended attributes or fd is not open.
-    static bool write_progress(const unique_fd& fd, const std::string& text);
+    // Writes the entry's progress (aep/progress.hpp) on its open file, in its stamp after the
+    // externalId: one inode change in the page cache, no sync (it reaches the disk with the
+    // next one, or is lost only with the machine), and no block of its own. False when the file
+    // system takes no user extended attributes or fd is not open.
+    static bool write_progress(const unique_fd& fd, const std::string& external_id,
+                               const std::string& progress);
 
     // syncfs(2) on the spool's file system: every change made on it before the call began
     // (content, extended attributes, renames, in every directory) is on the disk when it

@@ -54,8 +54,9 @@ asio::awaitable<std::optional<http_outcome>> create_stage::send(const create_att
         count_attempt = [&job, &m] {
             job.progress.attempts = m.attempts() + 1;
             job.progress.sent_ms = unix_ms();
-            job.progress.last_error = m.attempts() > 0 ? m.last_error() : std::string();
-            spool::write_progress(job.hold, encode_progress(job.progress));
+            job.progress.last_status.reset();
+            if (m.attempts() > 0) job.progress.last_status = m.last_failure().http_status.value_or(0);
+            spool::write_progress(job.hold, *job.entry.external_id, encode_progress(job.progress));
         };
     }
     co_return co_await api_.exchange(look ? "lookup" : "create", *ep, req, &count_attempt);
@@ -66,7 +67,10 @@ asio::awaitable<std::optional<http_outcome>> create_stage::send(const create_att
 earlier_runs create_stage::earlier(const entry_job& job) {
     earlier_runs e;
     e.attempts = job.attempts;
-    e.last_error = job.progress.last_error;
+    if (const auto st = job.progress.last_status) {
+        e.last_error = *st == 0 ? "no answer to a create (before a restart)"
+                                : "HTTP " + std::to_string(*st) + " (before a restart)";
+    }
     if (job.progress.sent_ms) {
         const auto ago = std::max<std::int64_t>(0, unix_ms() - *job.progress.sent_ms);
         e.last_sent = std::chrono::steady_clock::now() - std::chrono::milliseconds(ago);

@@ -96,7 +96,7 @@ class create_attempts {
     step on_create(const create_reply& r, std::chrono::steady_clock::time_point now, double jitter);
 
     int attempts() const { return attempts_; }  // creates sent, earlier runs' included
-    const std::string& last_error() const { return last_.reason; }
+    const failure& last_failure() const { return last_; }  // of the last create
     int look_ups() const { return look_ups_; }
 
   private:

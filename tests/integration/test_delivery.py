@@ -11,7 +11,7 @@ from collections import Counter
 
 from harness import WorldTestCase, BATCH_LINE, World, wait_for
 
-XATTR = "user.aep-batchd.external-id"
+XATTR = "user.aepb"  # the externalId stamp (and its progress, after a space)
 
 
 def assert_exactly_once(test, world, spools, expected):
@@ -201,7 +201,9 @@ class Delivery(WorldTestCase):
         except OSError:
             self.skipTest("this file system takes no user extended attributes")
         first = {r["entry"]: r for r in q.done_records()}
-        self.assertEqual(stamp.decode(), first["complete"]["externalId"], "the record is the entry's own file")
+        self.assertEqual(stamp.decode().split(" ")[0], first["complete"]["externalId"],
+                         "the record is the entry's own file")
+        self.assertRegex(stamp.decode(), r"^\S+ 1 \d+ \d+$", "with its progress: one create")
         created = w.emulator.stats()["batch_requests"]
         # Content replaced and synced, the move into done/ lost.
         os.rename(done / "complete.json", q.path / "processing" / "complete")

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace aep {
@@ -418,13 +419,26 @@ TEST_F(SpoolTest, ProgressIsReadBackBesideTheStamp) {
     put("incoming", "a", "ds1");
     auto t = sp_->take("a", 1024);
     if (!sp_->stamp_external_id(t, "a", "aepb-0123")) GTEST_SKIP() << "no user xattrs here";
-    EXPECT_TRUE(spool::write_progress(t.fd, "{\"v\":1,\"attempts\":2}"));
+    EXPECT_TRUE(spool::write_progress(t.fd, "aepb-0123", "2 1796135700 1796135704 503"));
     t.fd.reset();
     const auto again = sp_->resume("a", 1024);
     ASSERT_TRUE(again.read.ok);
     EXPECT_EQ(again.read.external_id, "aepb-0123");
-    EXPECT_EQ(again.read.progress, "{\"v\":1,\"attempts\":2}");
-    EXPECT_FALSE(spool::write_progress(unique_fd{}, "x")) << "nothing open: nothing written";
+    EXPECT_EQ(again.read.progress, "2 1796135700 1796135704 503");
+    EXPECT_FALSE(spool::write_progress(unique_fd{}, "aepb-0123", "1 0 0"))
+        << "nothing open: nothing written";
+}
+
+TEST_F(SpoolTest, AStampOfVersion01IsStillRead) {
+    put("processing", "a", "ds1");
+    if (::setxattr((root_ / "processing" / "a").c_str(), "user.aep-batchd.external-id",
+                   "aepb-old", 8, 0) != 0) {
+        GTEST_SKIP() << "no user xattrs here";
+    }
+    const auto r = sp_->read_claimed("a", 1024);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.external_id, "aepb-old");
+    EXPECT_FALSE(r.progress);
 }
 
 }  // namespace
