@@ -16,6 +16,7 @@
 #include <exception>
 #include <iostream>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,24 @@ int enqueue_main(const aep::command_line& cl) {
         return aep::exit_config;
     }
     return aep::run_enqueue(loaded.cfg, cl.queue, ids, std::cout, std::cerr);
+}
+
+// Each entry in flight keeps its file open (its owner's lock, io/spool.hpp): up to 20 per request
+// slot (4 workers and 16 records being written apart), beyond the soft limit of 1024 a service
+// starts with. The soft limit goes up to the hard one (systemd's default is 524288).
+void raise_open_files(const aep::config& cfg, aep::logger& log) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    const auto needed = static_cast<rlim_t>(21 * cfg.http.concurrency + 256);
+    if (rl.rlim_cur < needed) {
+        log.warn("the open-file limit may be too low for http.concurrency; raise LimitNOFILE=",
+                  {{"limit", static_cast<std::int64_t>(rl.rlim_cur)},
+                   {"needed", static_cast<std::int64_t>(needed)}});
+    }
 }
 
 }  // namespace
@@ -113,6 +132,7 @@ int main(int argc, char** argv) {
 
     aep::logger log(loaded.cfg.log);
     for (const auto& w : loaded.warnings) log.warn(w);
+    raise_open_files(loaded.cfg, log);
     try {
         aep::batch_daemon d(std::move(loaded), log, aep::run_options{once, config_path});
         return d.run();

@@ -21,7 +21,6 @@
 
 #include <cstdlib>
 #include <fstream>
-#include <sys/resource.h>
 
 namespace aep {
 
@@ -83,7 +82,6 @@ class daemon_impl {
     void entry_finished();
     void maybe_finish_once();
     void sync_at_exit();
-    void raise_open_files();
     asio::awaitable<void> once_token_guard();
 
     config cfg_;
@@ -238,26 +236,7 @@ void daemon_impl::sync_at_exit() {
     }
 }
 
-// Each entry in flight keeps its file open (its owner's lock, io/spool.hpp): up to 20 per request
-// slot (4 workers and 16 records being written apart), beyond the soft limit of 1024 a service
-// starts with. The soft limit goes up to the hard one (systemd's default is 524288).
-void daemon_impl::raise_open_files() {
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        ::setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    const auto needed = static_cast<rlim_t>(21 * cfg_.http.concurrency + 256);
-    if (rl.rlim_cur < needed) {
-        log_.warn("the open-file limit may be too low for http.concurrency; raise LimitNOFILE=",
-                  {{"limit", static_cast<std::int64_t>(rl.rlim_cur)},
-                   {"needed", static_cast<std::int64_t>(needed)}});
-    }
-}
-
 int daemon_impl::run() {
-    raise_open_files();
     // Info lines (one per created batch) are written once per loop turn, not one write each.
     log_.defer_writes([this] { asio::post(ioc_, [this] { log_.flush(); }); });
     struct undefer {
