@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <variant>
@@ -17,7 +18,8 @@ class reader {
   public:
     explicit reader(validation_result& r) : r_(r) {}
 
-    // Reports keys of `node` not in `allowed`; returns false when node is not a map.
+    // Reports keys of `node` not in `allowed`, and keys given twice (yaml-cpp would read the
+    // first and drop the other without a word); returns false when node is not a map.
     bool check_map(const YAML::Node& node, const std::string& path,
                    const std::vector<const char*>& allowed) {
         // A section whose keys are all commented out is empty, not wrong.
@@ -27,8 +29,16 @@ class reader {
             return false;
         }
         std::set<std::string> ok(allowed.begin(), allowed.end());
+        std::map<std::string, int> lines;  // each key's first line
         for (const auto& kv : node) {
             const std::string key = kv.first.Scalar();
+            const int line = kv.first.Mark().line + 1;
+            if (const auto [at, first] = lines.emplace(key, line); !first) {
+                error(join(path, key), "is given twice, at lines " + std::to_string(at->second) +
+                                           " and " + std::to_string(line) +
+                                           "; keep one (only the first would be read)");
+                continue;
+            }
             if (!ok.count(key)) {
                 std::string known;
                 for (const auto* k : allowed) known += std::string(known.empty() ? "" : ", ") + k;

@@ -312,5 +312,25 @@ queues: [{name: q, spool: /s, sandbox: prod}]
     EXPECT_TRUE(r.validation.ok()) << all;
 }
 
+TEST(Config, AKeyGivenTwiceIsAnErrorNamingBothLines) {
+    const std::string tail = " (only the first would be read)";
+    // An appended section (here metrics, after log) must not be dropped without a word.
+    auto r = parse_config_text(std::string(good_yaml) +
+                               "metrics:\n  listen: 127.0.0.1:9464\nmetrics:\n  listen: "
+                               "0.0.0.0:9464\nhttp:\n  concurrency: 8\n");
+    EXPECT_TRUE(has(r, "metrics: is given twice, at lines 32 and 34; keep one" + tail))
+        << joined(r);
+    EXPECT_TRUE(has(r, "http: is given twice, at lines 14 and 36; keep one" + tail)) << joined(r);
+    // Inside a section, and inside a queue, too.
+    auto s = parse_config_text(
+        replace(good_yaml, "  concurrency: 32\n", "  concurrency: 32\n  concurrency: 64\n"));
+    EXPECT_TRUE(has(s, "http.concurrency: is given twice, at lines 15 and 16; keep one" + tail))
+        << joined(s);
+    auto q = parse_config_text(
+        replace(good_yaml, "    sandbox: dev-1\n", "    sandbox: dev-1\n    sandbox: prod\n"));
+    EXPECT_NE(joined(q).find("queues[1].sandbox: is given twice"), std::string::npos) << joined(q);
+    EXPECT_FALSE(parse_config_text(good_yaml).validation.errors.size() > 0);
+}
+
 }  // namespace
 }  // namespace aep
