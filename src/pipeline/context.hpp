@@ -84,12 +84,14 @@ struct entry_job {
     work_item item;        // as taken from the work queue; finished with the entry
 };
 
-// The wall clock in milliseconds since the epoch (for what outlives a run: aep/progress.hpp).
-inline std::int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
+// The wall clock since the epoch, for what outlives a run: run markers and birth times compare
+// in nanoseconds (io/run_marker.hpp), an entry's progress keeps milliseconds (aep/progress.hpp).
+inline std::int64_t unix_now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
+inline std::int64_t unix_ms() { return unix_now_ns() / 1000000; }
 
 // How long a write that failed (a full disk, an unwritable directory) waits to be tried again.
 inline constexpr std::chrono::seconds durable_retry_every{5};

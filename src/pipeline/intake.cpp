@@ -18,12 +18,6 @@ using namespace std::chrono_literals;
 namespace {
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr auto rescan_interval = 60s;  // safety net for events inotify could not deliver
-
-std::int64_t unix_now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 }  // namespace
 
 intake::intake(pipeline_context& ctx, std::string boot_id, std::function<void()> on_change)
