@@ -113,7 +113,8 @@ int main(int argc, char** argv) {
     const bool check = cl.what == action::check;
     const bool once = cl.once;
 
-    auto loaded = aep::load_checked_config(config_path);
+    auto loaded = aep::load_checked_config(
+        config_path, check ? aep::spool_rights_of::service_user : aep::spool_rights_of::this_process);
     if (check) {
         for (const auto& w : loaded.warnings) std::printf("warning: %s\n", w.c_str());
         for (const auto& e : loaded.errors) std::printf("%s\n", e.c_str());

@@ -5,7 +5,9 @@
 #include <boost/json/parse.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -24,7 +26,7 @@ secret_result read_secret_file(const std::string& path, const std::string& what)
     r.source = what;
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        r.error = what + ": cannot read " + path;
+        r.error = what + ": cannot read " + path + ": " + std::strerror(errno);
         return r;
     }
     std::stringstream ss;

@@ -98,6 +98,7 @@ asio::awaitable<void> token_provider::fetch_once() {
     const auto sent_at = std::chrono::steady_clock::now();
     auto out = co_await client_.send(ep, req);
     if (generation != generation_) co_return;  // asked with credentials since replaced
+    if (stopped_) co_return;  // a stop cut it off, or it no longer matters
     token_response parsed;
     if (out.failure != transport_failure::none) {
         parsed.outcome = token_response::kind::transient;
@@ -127,7 +128,7 @@ asio::awaitable<void> token_provider::fetch_once() {
         config ? token_state::failure_kind::config : token_state::failure_kind::transient,
         unit(rng_));
     const std::initializer_list<log_field> fields = {
-        {"cause", parsed.message},
+        {"error", parsed.message},
         {"token_url", auth_.token_url},
         {"retry_in_ms", static_cast<std::int64_t>(delay.count())}};
     if (config) {

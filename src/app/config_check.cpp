@@ -3,10 +3,11 @@
 #include "aep/ims.hpp"
 #include "io/https_client.hpp"
 #include "io/spool_access.hpp"
+#include "io/spool_check.hpp"
 
 namespace aep {
 
-checked_config load_checked_config(const std::string& path) {
+checked_config load_checked_config(const std::string& path, spool_rights_of rights) {
     checked_config out;
     auto loaded = load_config(path);
     for (const auto& w : loaded.validation.warnings) out.warnings.push_back(w);
@@ -28,9 +29,21 @@ checked_config load_checked_config(const std::string& path) {
     }
     // An existing spool whose modes keep producers out, or let them read what they should not
     // (a spool not made yet is made right at start).
+    // What would stop the start: a path the daemon's user cannot make or use.
+    const auto writable = unit_writable_paths();
+    const spool_user daemon_user =
+        rights == spool_rights_of::service_user && writable ? spool_daemon_user() : spool_self_user();
     for (std::size_t i = 0; i < out.cfg.queues.size(); ++i) {
-        for (const auto& w : audit_spool_layout(out.cfg.queues[i].spool))
-            out.warnings.push_back("queues[" + std::to_string(i) + "].spool: " + w);
+        const std::string key = "queues[" + std::to_string(i) + "].spool: ";
+        const std::string& root = out.cfg.queues[i].spool;
+        for (const auto& w : audit_spool_layout(root)) out.warnings.push_back(key + w);
+        for (const auto& e : spool_usability_problems(root, daemon_user)) out.errors.push_back(key + e);
+        if (writable && !path_within(root, *writable)) {
+            out.warnings.push_back(key + root +
+                                   " is outside the directories the installed unit lets the "
+                                   "daemon write (ReadWritePaths=): add it with `systemctl edit "
+                                   "aep-batchd` ([Service] ReadWritePaths=" + root + ")");
+        }
     }
     auto proxy = load_proxy_settings(out.cfg.http);
     if (!proxy.error.empty()) out.errors.push_back(proxy.error);

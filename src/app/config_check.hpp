@@ -25,6 +25,11 @@ struct checked_config {
     bool ok() const { return errors.empty(); }
 };
 
-checked_config load_checked_config(const std::string& path);
+// Whose rights to the spools are checked: this process's (a start, a reload), or, for --check,
+// those of the account the installed unit runs the daemon as (io/spool_check.hpp).
+enum class spool_rights_of { this_process, service_user };
+
+checked_config load_checked_config(const std::string& path,
+                                   spool_rights_of rights = spool_rights_of::this_process);
 
 }  // namespace aep

@@ -225,6 +225,7 @@ void daemon_impl::maybe_finish_once() {
 // run's marker goes: nothing of it is left only in the page cache.
 void daemon_impl::sync_at_exit() {
     for (const auto& q : intake_.queues()) {
+        if (!q->opened) continue;  // a start that failed before it: nothing was written there
         try {
             q->sp.sync_file_system();
             syncs_.count_fs_sync();

@@ -72,11 +72,17 @@ void check_url(validation_result& r, const std::string& path, const std::string&
     }
 }
 
-void check_header_value(validation_result& r, const std::string& path, const std::string& v) {
+// `where` tells where the real value is found, for a value still the example's placeholder.
+void check_header_value(validation_result& r, const std::string& path, const std::string& v,
+                        const char* where = nullptr) {
     if (v.empty()) {
         r.errors.push_back({path, "is required"});
     } else if (has_control_chars(v)) {
         r.errors.push_back({path, "must not contain control characters"});
+    } else if (where && v.rfind("YOUR_", 0) == 0) {
+        // config/aep-batchd.example.yaml's YOUR_ORG_ID@AdobeOrg, YOUR_CLIENT_ID.
+        r.errors.push_back(
+            {path, "is still the example's placeholder '" + v + "': put in " + where});
     }
 }
 
@@ -87,13 +93,16 @@ namespace {
 void check_platform(const platform_config& c, validation_result& r) {
     check_url(r, "platform.import_url", c.import_url);
     check_url(r, "platform.catalog_url", c.catalog_url);
-    check_header_value(r, "platform.org_id", c.org_id);
-    check_header_value(r, "platform.api_key", c.api_key);
+    check_header_value(r, "platform.org_id", c.org_id,
+                       "your organization id (Developer Console, project, credential: ...@AdobeOrg)");
+    check_header_value(r, "platform.api_key", c.api_key,
+                       "the credential's client id (Developer Console, project, credential)");
 }
 
 void check_auth(const auth_config& c, validation_result& r) {
     check_url(r, "auth.token_url", c.token_url);
-    check_header_value(r, "auth.client_id", c.client_id);
+    check_header_value(r, "auth.client_id", c.client_id,
+                       "the credential's client id (Developer Console, project, credential)");
     const bool has_file = !c.client_secret_file.empty();
     const bool has_env = !c.client_secret_env.empty();
     if (has_file && has_env) {

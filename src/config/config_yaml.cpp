@@ -4,6 +4,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -281,6 +283,38 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
     read_log(rd, root, cfg);
 }
 
+// The first line whose value opens a quote it does not close (a YAML syntax error is often
+// reported lines later, where the quoted text finally ends): 0 when there is none. Only a hint
+// for a syntax error already found: a quoted value may span lines in valid YAML.
+int unclosed_quote_line(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        auto at = line.find(": ");
+        std::size_t v = at == std::string::npos ? line.find_first_not_of(" \t") : at + 2;
+        if (at == std::string::npos && v != std::string::npos && line[v] == '-') v += 2;
+        if (v == std::string::npos || v >= line.size()) continue;
+        v = line.find_first_not_of(" \t", v);
+        if (v == std::string::npos) continue;
+        const char q = line[v];
+        if (q != '"' && q != '\'') continue;
+        bool closed = false;
+        for (std::size_t i = v + 1; i < line.size() && !closed; ++i) {
+            if (q == '"' && line[i] == '\\') {
+                ++i;
+            } else if (line[i] == q) {
+                if (q == '\'' && i + 1 < line.size() && line[i + 1] == '\'') {
+                    ++i;  // '' is a quote inside single quotes
+                } else {
+                    closed = true;
+                }
+            }
+        }
+        if (!closed) return n;
+    }
+    return 0;
+}
+
 }  // namespace
 
 load_result parse_config_text(const std::string& yaml_text) {
@@ -292,6 +326,10 @@ load_result parse_config_text(const std::string& yaml_text) {
         out.validation.errors.push_back({"", "YAML syntax error at line " +
                                                  std::to_string(e.mark.line + 1) + ", column " +
                                                  std::to_string(e.mark.column + 1) + ": " + e.msg});
+        if (const int q = unclosed_quote_line(yaml_text); q > 0) {
+            out.validation.errors.back().message +=
+                " (line " + std::to_string(q) + " opens a quote that it does not close)";
+        }
         return out;
     }
     validation_result shape;
@@ -317,7 +355,8 @@ load_result load_config(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         load_result out;
-        out.validation.errors.push_back({"", path + ": cannot read the configuration file"});
+        out.validation.errors.push_back(
+            {"", path + ": cannot read the configuration file: " + std::strerror(errno)});
         return out;
     }
     std::stringstream ss;

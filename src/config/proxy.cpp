@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -117,7 +119,8 @@ proxy_load_result load_proxy_settings(const http_config& http) {
     if (!http.proxy_credentials_file.empty()) {
         std::ifstream in(http.proxy_credentials_file, std::ios::binary);
         if (!in) {
-            r.error = "http.proxy_credentials_file: cannot read " + http.proxy_credentials_file;
+            r.error = "http.proxy_credentials_file: cannot read " + http.proxy_credentials_file +
+                      ": " + std::strerror(errno);
             return r;
         }
         std::stringstream ss;

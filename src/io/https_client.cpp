@@ -69,6 +69,31 @@ std::string describe(const char* step, const boost::system::error_code& ec) {
     return std::string(step) + ": " + ec.message();
 }
 
+// Why the peer's certificate was refused, in OpenSSL's words, and what to do about it; empty
+// when the handshake failed for another reason.
+std::string verify_failure_detail(SSL* ssl_handle) {
+    const long v = SSL_get_verify_result(ssl_handle);
+    if (v == X509_V_OK) return {};
+    std::string d = std::string(" (") + X509_verify_cert_error_string(v) + ")";
+    switch (v) {
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+        case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+        case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+        case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+            return d + "; the server's chain does not end at a trusted anchor: if a private CA "
+                       "(or a TLS-inspecting proxy) signs it, set tls.ca_file to its PEM file";
+        case X509_V_ERR_HOSTNAME_MISMATCH:
+        case X509_V_ERR_IP_ADDRESS_MISMATCH:
+            return d + "; check the host in the URL (platform.*_url, auth.token_url)";
+        case X509_V_ERR_CERT_HAS_EXPIRED:
+        case X509_V_ERR_CERT_NOT_YET_VALID:
+            return d + "; check this machine's clock";
+        default:
+            return d;
+    }
+}
+
 // A CONNECT tunnel to `ep` on a connection to the proxy. False (out says
 // why) when the proxy refuses or fails.
 asio::awaitable<bool> tunnel(beast::tcp_stream& lowest, const endpoint& ep,
@@ -351,6 +376,7 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
             out.failure =
                 hec == beast::error::timeout ? transport_failure::timeout : transport_failure::tls;
             out.error = describe(("TLS handshake with " + ep.host).c_str(), hec);
+            out.error += verify_failure_detail(ssl_handle);
             co_return nullptr;
         }
         ++stats_.tls_handshakes;

@@ -178,7 +178,7 @@ std::string utc_timestamp() {
 logger::logger(log_config cfg, int fd) : cfg_(cfg), fd_(fd), journal_(fd_is_journal(fd)) {}
 
 std::string logger::format_line(log_level level, std::string_view msg,
-                                std::initializer_list<log_field> fields) const {
+                                std::span<const log_field> fields) const {
     std::string line;
     line.reserve(320);
     if (journal_) line += "<" + std::to_string(syslog_priority(level)) + ">";
@@ -217,7 +217,7 @@ std::string logger::format_line(log_level level, std::string_view msg,
 }
 
 bool logger::send_to_journal(log_level level, std::string_view line,
-                             std::initializer_list<log_field> fields) const {
+                             std::span<const log_field> fields) const {
     // The journal's native protocol (through libsystemd): MESSAGE= is the line as it would have
     // been written, and every field becomes a journal field of its own, upper-cased
     // (batch_id= -> BATCH_ID=), so `journalctl BATCH_ID=...` finds it.
@@ -278,7 +278,7 @@ void logger::flush(bool stop_deferring) {
 
 logger::~logger() { flush(true); }
 
-void logger::log(log_level level, std::string_view msg, std::initializer_list<log_field> fields) {
+void logger::log(log_level level, std::string_view msg, std::span<const log_field> fields) {
     if (!enabled(level)) return;
     auto line = format_line(level, msg, fields);
     // Natively when asked and possible; on stderr when the journal cannot be reached.

@@ -11,6 +11,8 @@
 #include <exception>
 #include <functional>
 #include <initializer_list>
+#include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -37,7 +39,14 @@ class logger {
     void set_config(log_config cfg) { cfg_ = cfg; }
     bool enabled(log_level level) const { return level >= cfg_.level; }
 
-    void log(log_level level, std::string_view msg, std::initializer_list<log_field> fields = {});
+    void log(log_level level, std::string_view msg, std::span<const log_field> fields);
+    void log(log_level level, std::string_view msg, std::initializer_list<log_field> fields = {}) {
+        log(level, msg, std::span<const log_field>(fields.begin(), fields.size()));
+    }
+    // A line whose fields are gathered at run time (some only when known).
+    void warn(std::string_view m, const std::vector<log_field>& f) {
+        log(log_level::warning, m, std::span<const log_field>(f));
+    }
     void debug(std::string_view m, std::initializer_list<log_field> f = {}) {
         log(log_level::debug, m, f);
     }
@@ -65,11 +74,15 @@ class logger {
 
     // Pure formatting, exposed for tests.
     std::string format_line(log_level level, std::string_view msg,
-                            std::initializer_list<log_field> fields) const;
+                            std::span<const log_field> fields) const;
+    std::string format_line(log_level level, std::string_view msg,
+                            std::initializer_list<log_field> fields) const {
+        return format_line(level, msg, std::span<const log_field>(fields.begin(), fields.size()));
+    }
 
   private:
     bool send_to_journal(log_level level, std::string_view line,
-                         std::initializer_list<log_field> fields) const;
+                         std::span<const log_field> fields) const;
 
     void write_all(std::string_view text) const;
 

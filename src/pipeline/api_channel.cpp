@@ -75,7 +75,7 @@ void api_channel::slow_down(const std::string& why, std::optional<std::chrono::m
     gate_.pause(now, d);
     if (gate_.paused_until() > before && before <= now) {
         ctx_.log.warn("the API asked to slow down; pausing all requests",
-                      {{"cause", why}, {"pause_ms", static_cast<std::int64_t>(d.count())}});
+                      {{"error", why}, {"pause_ms", static_cast<std::int64_t>(d.count())}});
     }
 }
 

@@ -51,6 +51,7 @@ struct spool_queue {
     // marker and doubt moment (io/run_marker.hpp).
     std::optional<file_identity> incoming_id;
     run_start run;
+    bool opened = false;  // its layout was made or found (a stop syncs only such spools)
     // The marker is written while the first entries are taken and connections opened; only a
     // send that relies on it waits (see take_stage).
     bool marking = false;

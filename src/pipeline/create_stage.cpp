@@ -135,8 +135,15 @@ void create_stage::note(const entry_job& job, const create_attempts::step& s, in
         case n::none:
             return;
         case n::look_up_failed:
+            // The last one is told by `entry failed`, or by the batch kept after all.
+            if (s.k != create_attempts::step::kind::wait && s.k != create_attempts::step::kind::again)
+                return;
             ctx_.log.warn("batch look-up failed; will retry",
-                          {{"queue", q.cfg.name}, {"entry", job.name}, {"reason", s.note_reason}});
+                          {{"queue", q.cfg.name},
+                           {"entry", job.name},
+                           {"dataset_id", job.entry.dataset_id},
+                           {"error", s.note_reason},
+                           {"retry_in_ms", static_cast<std::int64_t>(s.delay.count())}});
             return;
         case n::torn_not_listed:
             ctx_.log.warn("batch of a torn entry not in Catalog yet; will ask again",
@@ -153,10 +160,16 @@ void create_stage::note(const entry_job& job, const create_attempts::step& s, in
                  {"external_id", *job.entry.external_id}});
             return;
         case n::create_failed:
-            ctx_.log.warn("batch creation failed; will retry", {{"queue", q.cfg.name},
-                                                                {"entry", job.name},
-                                                                {"attempt", attempts},
-                                                                {"reason", s.note_reason}});
+            // A create given up on is told by `entry failed` (with this reason), not as a retry.
+            if (s.k == create_attempts::step::kind::failed) return;
+            ctx_.log.warn("batch creation failed; will retry",
+                          {{"queue", q.cfg.name},
+                           {"entry", job.name},
+                           {"dataset_id", job.entry.dataset_id},
+                           {"attempt", attempts},
+                           {"max_attempts", ctx_.cfg.retry.max_attempts},
+                           {"retry_in_ms", static_cast<std::int64_t>(s.delay.count())},
+                           {"error", s.note_reason}});
             return;
     }
 }

@@ -162,6 +162,7 @@ asio::awaitable<void> intake::start_queue(spool_queue& q) {
     co_await ctx_.files.run(op);
     for (const auto& w : layout_warnings) ctx_.log.warn(w, {{"queue", q.cfg.name}});
     q.run = std::move(run);
+    q.opened = true;
     q.incoming_id = incoming_id;
     if (!q.marking_done) {
         q.marking_done = std::make_unique<asio::steady_timer>(ctx_.ioc);

@@ -179,7 +179,8 @@ asio::awaitable<void> recorder::failed(entry_job& job, const failure& why) {
     const std::string name = job.name;
     const std::string unique = job.entry.external_id.value_or(new_external_id());
     const auto op = [sp, name, unique, text] { return sp->fail(name, unique, text); };
-    const auto attempt = [&]() -> asio::awaitable<void> { co_await ctx_.files.run(op); };
+    std::string record;  // the error record's path
+    const auto attempt = [&]() -> asio::awaitable<void> { record = co_await ctx_.files.run(op); };
     const auto complain = [&](const std::string& error) {
         ctx_.log.error("cannot record a failed entry; retrying",
                        {{"queue", q.cfg.name}, {"entry", name}, {"error", error}});
@@ -187,11 +188,15 @@ asio::awaitable<void> recorder::failed(entry_job& job, const failure& why) {
     if (!co_await until_durable(ctx_.run, attempt, complain)) co_return;
     ++stats_.failed;
     ctx_.metrics.entry(q.cfg.name, metrics_counters::outcome::failed);
-    ctx_.log.warn("entry failed", {{"queue", q.cfg.name},
-                                   {"entry", name},
-                                   {"dataset_id", job.entry.dataset_id},
-                                   {"reason", why.reason},
-                                   {"attempts", job.attempts}});
+    std::vector<log_field> fields = {{"queue", q.cfg.name},
+                                     {"entry", name},
+                                     {"dataset_id", job.entry.dataset_id},
+                                     {"error", why.reason},
+                                     {"attempts", job.attempts},
+                                     {"record", record}};
+    if (why.http_status) fields.push_back({"http_status", static_cast<std::int64_t>(*why.http_status)});
+    if (!why.request_id.empty()) fields.push_back({"request_id", why.request_id});
+    ctx_.log.warn("entry failed", fields);
 }
 
 }  // namespace aep
