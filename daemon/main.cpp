@@ -4,7 +4,9 @@
 #include "app/cli.hpp"
 #include "app/config_check.hpp"
 #include "app/daemon.hpp"
+#include "app/config_dump.hpp"
 #include "app/enqueue.hpp"
+#include "app/spool_commands.hpp"
 #include "io/https_client.hpp"
 #include "io/log.hpp"
 #include "config/proxy.hpp"
@@ -60,6 +62,36 @@ int enqueue_main(const aep::command_line& cl) {
     return aep::run_enqueue(loaded.cfg, cl.queue, ids, std::cout, std::cerr);
 }
 
+// The spool commands and `config`: the configuration is read (never the secret).
+int command_main(const aep::command_line& cl) {
+    using action = aep::command_line::action;
+    if (cl.what == action::config && cl.defaults) {
+        std::fputs(aep::dump_defaults().c_str(), stdout);
+        return aep::exit_ok;
+    }
+    auto loaded = aep::load_config(cl.config_path);
+    if (!loaded.validation.ok()) {
+        for (const auto& e : loaded.validation.errors) {
+            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
+        }
+        default_config_hint(cl);
+        return aep::exit_config;
+    }
+    switch (cl.what) {
+        case action::status:
+            return aep::run_status(loaded.cfg, cl, std::cout, std::cerr);
+        case action::list:
+            return aep::run_list(loaded.cfg, cl, std::cout, std::cerr);
+        case action::show:
+            return aep::run_show(loaded.cfg, cl, std::cout, std::cerr);
+        case action::requeue:
+            return aep::run_requeue(loaded.cfg, cl, std::cout, std::cerr);
+        default:
+            std::fputs(aep::dump_config(loaded.cfg).c_str(), stdout);
+            return aep::exit_ok;
+    }
+}
+
 // Each entry in flight keeps its file open (its owner's lock, io/spool.hpp): up to 20 per request
 // slot (4 workers and 16 records being written apart), beyond the soft limit of 1024 a service
 // starts with. The soft limit goes up to the hard one (systemd's default is 524288).
@@ -105,6 +137,12 @@ int main(int argc, char** argv) {
             return aep::exit_ok;
         case action::enqueue:
             return enqueue_main(cl);
+        case action::status:
+        case action::list:
+        case action::show:
+        case action::requeue:
+        case action::config:
+            return command_main(cl);
         case action::run:
         case action::check:
             break;

@@ -27,12 +27,8 @@ namespace {
     throw_spool_errno(what, path, err);
 }
 
-// The stamp: "<externalId>" or "<externalId> <progress>". A short name, so that the stamp and
-// its progress fit in an ext4 inode's own extended-attribute space (see aep/progress.hpp).
-constexpr const char* external_id_xattr = "user.aepb";
-// Where version 0.1 stamped the externalId alone; still read, so that an upgrade finds its
-// entries' ids.
-constexpr const char* legacy_external_id_xattr = "user.aep-batchd.external-id";
+constexpr const char* external_id_xattr = spool_stamp_xattr;
+constexpr const char* legacy_external_id_xattr = spool_legacy_stamp_xattr;
 
 // A file-name-safe form of a caller's unique token (an externalId may contain '/').
 std::string safe_suffix(const std::string& unique) {

@@ -19,6 +19,13 @@
 
 namespace aep {
 
+// The stamp: "<externalId>" or "<externalId> <progress>". A short name, so that the stamp and
+// its progress fit in an ext4 inode's own extended-attribute space (see aep/progress.hpp).
+inline constexpr const char* spool_stamp_xattr = "user.aepb";
+// Where version 0.1 stamped the externalId alone; still read, so that an upgrade finds its
+// entries' ids.
+inline constexpr const char* spool_legacy_stamp_xattr = "user.aep-batchd.external-id";
+
 // A file's identity for as long as it exists: its inode number and birth time (statx). A
 // rename, an extended attribute or content written in place keep it; no other file on the same
 // file system has both at the same time.

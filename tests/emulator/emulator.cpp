@@ -331,8 +331,14 @@ server::reply server::handle(const std::string& method, const std::string& targe
         return reply::json_reply(200, o);
     }
     if (method == "GET" && path == "/emulator/batches") {
+        // Each with `listed`: whether Catalog's look-ups list it yet (--catalog-lag).
         json::array a;
-        for (const auto& b : batches_) a.push_back(b);
+        const auto now = now_ms();
+        for (const auto& b : batches_) {
+            json::object copy = b;
+            copy["listed"] = now - b.at("created").as_int64() >= opts_.catalog_lag.count();
+            a.push_back(std::move(copy));
+        }
         return reply::json_reply(200, a);
     }
     if (method == "GET" && path == "/emulator/requests") {
