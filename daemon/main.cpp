@@ -6,6 +6,7 @@
 #include "app/daemon.hpp"
 #include "app/config_dump.hpp"
 #include "app/enqueue.hpp"
+#include "app/online_check.hpp"
 #include "app/spool_commands.hpp"
 #include "io/https_client.hpp"
 #include "io/log.hpp"
@@ -159,7 +160,8 @@ int main(int argc, char** argv) {
         if (!loaded.ok()) return aep::exit_config;
         std::printf("%s: OK (%zu queue%s)\n", config_path.c_str(), loaded.cfg.queues.size(),
                     loaded.cfg.queues.size() == 1 ? "" : "s");
-        return aep::exit_ok;
+        std::fflush(stdout);
+        return cl.online ? aep::run_online_check(loaded, std::cout) : aep::exit_ok;
     }
     if (!loaded.ok()) {
         for (const auto& e : loaded.errors) {

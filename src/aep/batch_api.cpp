@@ -114,6 +114,11 @@ http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_
                        as);
 }
 
+http::request<http::string_body> catalog_probe_request(const endpoint& catalog_ep,
+                                                       const api_caller& as) {
+    return api_request(http::verb::get, catalog_ep.target("/batches") + "?limit=1", as);
+}
+
 lookup_result parse_catalog_lookup(unsigned status, std::string_view body,
                                    std::string_view external_id) {
     lookup_result r;

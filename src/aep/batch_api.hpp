@@ -70,6 +70,11 @@ http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_
                                                         const api_caller& as,
                                                         const std::string& external_id);
 
+// GET {catalog_url}/batches?limit=1: the read-only request `--check --online` makes, to learn
+// whether the credentials, the org and the sandbox let the daemon use Catalog.
+http::request<http::string_body> catalog_probe_request(const endpoint& catalog_ep,
+                                                       const api_caller& as);
+
 struct lookup_result {
     enum class kind { found, not_found, unauthorized, error } outcome = kind::error;
     create_result batch;  // when found: the first created (batch_id, stage_path, status, ...)

@@ -79,6 +79,16 @@ secret_result read_client_secret(const auth_config& auth) {
     return r;
 }
 
+http::request<http::string_body> token_request(const endpoint& token_ep, const auth_config& auth,
+                                               const std::string& secret) {
+    http::request<http::string_body> req{http::verb::post, token_ep.target(""), 11};
+    req.set(http::field::content_type, "application/x-www-form-urlencoded");
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::user_agent, "aep-batchd/" AEP_BATCHD_VERSION);
+    req.body() = token_request_body(auth, secret);
+    return req;
+}
+
 std::string token_request_body(const auth_config& auth, const std::string& secret) {
     std::string scopes;
     for (const auto& s : auth.scopes) scopes += (scopes.empty() ? "" : ",") + s;

@@ -4,6 +4,10 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "config/endpoint.hpp"
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -11,6 +15,8 @@
 #include <string_view>
 
 namespace aep {
+
+namespace http = boost::beast::http;
 
 // Reads the client secret from the configured source: auth.client_secret_file,
 // auth.client_secret_env, or the systemd credential "client_secret" in $CREDENTIALS_DIRECTORY.
@@ -34,5 +40,8 @@ token_response parse_token_response(unsigned status, std::string_view body);
 
 // application/x-www-form-urlencoded body of a client-credentials token request.
 std::string token_request_body(const auth_config& auth, const std::string& secret);
+// The whole token request to `token_ep` (auth.token_url), with that body.
+http::request<http::string_body> token_request(const endpoint& token_ep, const auth_config& auth,
+                                               const std::string& secret);
 
 }  // namespace aep

@@ -88,11 +88,7 @@ asio::awaitable<void> token_provider::fetch_once() {
     // Named copies: a reload may replace the members while the request is under way.
     const endpoint ep = token_endpoint_;
     const std::uint64_t generation = generation_;
-    http::request<http::string_body> req{http::verb::post, ep.target(""), 11};
-    req.set(http::field::content_type, "application/x-www-form-urlencoded");
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::user_agent, "aep-batchd/" AEP_BATCHD_VERSION);
-    req.body() = token_request_body(auth_, secret_);
+    auto req = token_request(ep, auth_, secret_);
     ++stats_.requests;
     // The lifetime counts from when the request was sent, not when the answer arrived.
     const auto sent_at = std::chrono::steady_clock::now();
