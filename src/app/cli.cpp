@@ -314,6 +314,8 @@ command_line parse_command_line(const std::vector<std::string>& argv) {
     return settle(std::move(c), *g, who);
 }
 
+const char* build_revision() { return AEP_GIT_REVISION; }
+
 std::string version_text() {
     std::string v = std::string("aep-batchd ") + AEP_BATCHD_VERSION + " (git " AEP_GIT_REVISION ")\n";
     v += std::string("Boost ") + std::to_string(BOOST_VERSION / 100000) + "." +

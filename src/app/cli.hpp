@@ -45,6 +45,9 @@ struct command_line {
 // Parses argv (argv[0] is the program). An error's text ends with a hint at --help.
 command_line parse_command_line(const std::vector<std::string>& argv);
 
+// The git revision the binary was built from ("unknown" outside a git tree).
+const char* build_revision();
+
 // What --version prints: the version, the git revision it was built from, and the libraries'.
 std::string version_text();
 

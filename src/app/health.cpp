@@ -1,5 +1,7 @@
 #include "app/health.hpp"
 
+#include "app/cli.hpp"
+
 #include "io/metrics.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -7,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <dirent.h>
 #include <fstream>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -16,15 +19,24 @@ namespace aep {
 namespace asio = boost::asio;
 
 namespace {
-double unix_seconds(std::chrono::system_clock::time_point t) {
-    return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
 
-std::uint64_t resident_bytes() {
+// The process's memory (virtual, resident) and descriptors (open, limit), as Prometheus client
+// libraries report them.
+void process_figures(metrics_gauges& g) {
     std::ifstream statm("/proc/self/statm");
     std::uint64_t size = 0, resident = 0;
     statm >> size >> resident;
-    return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    g.virtual_memory_bytes = size * page;
+    g.resident_memory_bytes = resident * page;
+    if (DIR* d = ::opendir("/proc/self/fd")) {
+        std::uint64_t n = 0;
+        while (const dirent* e = ::readdir(d)) n += e->d_name[0] != '.';
+        ::closedir(d);
+        g.open_fds = n - 1;  // the directory's own
+    }
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) g.max_fds = rl.rlim_cur;
 }
 }  // namespace
 
@@ -99,10 +111,6 @@ http_answer health::answer(std::string_view target) const {
         g.queues.push_back(std::move(mq));
     }
     g.in_flight = work.in_flight();
-    const auto& stats = records_.stats();
-    if (stats.last_success != std::chrono::system_clock::time_point{}) {
-        g.last_success_timestamp_seconds = unix_seconds(stats.last_success);
-    }
     g.token_requests = tokens_.stats().requests;
     g.token_failures = tokens_.stats().failures;
     g.connections_opened = client_.stats().connections_opened;
@@ -117,8 +125,9 @@ http_answer health::answer(std::string_view target) const {
     ::getrusage(RUSAGE_SELF, &ru);
     g.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                     static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-    g.resident_memory_bytes = resident_bytes();
+    process_figures(g);
     g.version = AEP_BATCHD_VERSION;
+    g.revision = build_revision();
     a.content_type = "text/plain; version=0.0.4; charset=utf-8";
     a.body = render_metrics(ctx_.metrics, g);
     return a;

@@ -5,16 +5,17 @@
 namespace aep {
 
 void histogram::observe(double value) {
-    for (std::size_t i = 0; i < bounds.size(); ++i) {
-        if (value <= bounds[i]) ++buckets_[i];
+    for (std::size_t i = 0; i < bounds_->size(); ++i) {
+        if (value <= (*bounds_)[i]) ++buckets_[i];
     }
-    ++buckets_[bounds.size()];
+    ++buckets_[bounds_->size()];
     sum_ += value;
     ++count_;
 }
 
 std::string status_class(unsigned status) {
     if (status < 100 || status > 599) return "transport";
+    if (status == 429) return "429";
     return std::to_string(status / 100) + "xx";
 }
 
@@ -23,9 +24,11 @@ void metrics_counters::request(std::string_view kind, unsigned status, double se
     latency_[std::string(kind)].observe(seconds);
 }
 
-void metrics_counters::entry(const std::string& queue, outcome o) {
+void metrics_counters::entry(const std::string& queue, outcome o, double seconds, double now) {
     auto& q = queues_[queue];
     ++(o == outcome::done ? q.done : q.failed);
+    if (o == outcome::done) q.last_success = now;
+    q.latency.observe(seconds);
 }
 
 void metrics_counters::retry(const std::string& queue) { ++queues_[queue].retries; }
@@ -133,10 +136,6 @@ void render_gauges(writer& w, const metrics_gauges& g) {
         w.sample("aep_batchd_oldest_pending_age_seconds", label("queue", q.name),
                  num(q.oldest_pending_age_seconds));
     }
-    w.family("aep_batchd_last_success_timestamp_seconds", "gauge",
-             "Unix time of the last batch created; 0 when none yet.");
-    w.sample("aep_batchd_last_success_timestamp_seconds", "",
-             num(g.last_success_timestamp_seconds));
     by_result(w, "aep_batchd_token_refreshes_total", "Access-token requests to IMS, by result.",
               g.token_requests, g.token_failures);
     w.family("aep_batchd_connections_opened_total", "counter", "TCP connections opened.");
@@ -156,54 +155,92 @@ void render_gauges(writer& w, const metrics_gauges& g) {
     w.sample("process_cpu_seconds_total", "", num(g.cpu_seconds));
     w.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
     w.sample("process_resident_memory_bytes", "", num(g.resident_memory_bytes));
+    w.family("process_virtual_memory_bytes", "gauge", "Virtual memory size.");
+    w.sample("process_virtual_memory_bytes", "", num(g.virtual_memory_bytes));
+    w.family("process_open_fds", "gauge", "Open file descriptors.");
+    w.sample("process_open_fds", "", num(g.open_fds));
+    w.family("process_max_fds", "gauge", "The open-file limit (RLIMIT_NOFILE, soft).");
+    w.sample("process_max_fds", "", num(g.max_fds));
+}
+
+}  // namespace
+
+namespace {
+
+// A histogram's buckets, sum and count, under `labels` ("kind=\"create\"").
+void render_histogram(writer& w, const std::string& name, const std::string& labels,
+                      const histogram& h) {
+    const auto& cum = h.cumulative();
+    const auto& bounds = h.bounds();
+    for (std::size_t i = 0; i <= bounds.size(); ++i) {
+        const std::string le = i < bounds.size() ? num(bounds[i]) : "+Inf";
+        w.sample(name + "_bucket", labels + "," + label("le", le), num(cum[i]));
+    }
+    w.sample(name + "_sum", labels, num(h.sum()));
+    w.sample(name + "_count", labels, num(h.count()));
 }
 
 }  // namespace
 
 std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
     writer w;
-    w.family("aep_batchd_build_info", "gauge", "Always 1; the version is a label.");
-    w.sample("aep_batchd_build_info", label("version", g.version), "1");
+    w.family("aep_batchd_build_info", "gauge",
+             "Always 1; the version and the git revision it was built from are labels.");
+    w.sample("aep_batchd_build_info", label("version", g.version) + "," +
+                                          label("revision", g.revision), "1");
+    // Every configured queue has its series from the start, at 0 until something happens.
+    auto queues = c.queues_;
+    for (const auto& q : g.queues) queues.try_emplace(q.name);
     w.family("aep_batchd_entries_total", "counter",
              "Entries finished, by queue and outcome (done: batch created; failed: recorded in "
              "failed/).");
-    for (const auto& [name, q] : c.queues_) {
+    for (const auto& [name, q] : queues) {
         w.sample("aep_batchd_entries_total", label("queue", name) + "," + label("outcome", "done"),
                  num(q.done));
         w.sample("aep_batchd_entries_total",
                  label("queue", name) + "," + label("outcome", "failed"), num(q.failed));
     }
+    w.family("aep_batchd_entry_duration_seconds", "histogram",
+             "Time from an entry's claim to its record (done or failed), by queue.");
+    for (const auto& [name, q] : queues) {
+        render_histogram(w, "aep_batchd_entry_duration_seconds", label("queue", name), q.latency);
+    }
+    w.family("aep_batchd_last_success_timestamp_seconds", "gauge",
+             "Unix time of the last batch created for the queue (this run); 0 when none yet.");
+    for (const auto& [name, q] : queues) {
+        w.sample("aep_batchd_last_success_timestamp_seconds", label("queue", name),
+                 num(q.last_success));
+    }
     w.family("aep_batchd_retries_total", "counter",
              "Batch creations retried after a transient failure, by queue.");
-    for (const auto& [name, q] : c.queues_) {
+    for (const auto& [name, q] : queues) {
         w.sample("aep_batchd_retries_total", label("queue", name), num(q.retries));
     }
     w.family("aep_batchd_duplicate_batches_aborted_total", "counter",
              "Twin batches under one entry's externalId (a resend after an unknown outcome) "
              "aborted while loading, by queue.");
-    for (const auto& [name, q] : c.queues_) {
+    for (const auto& [name, q] : queues) {
         w.sample("aep_batchd_duplicate_batches_aborted_total", label("queue", name),
                  num(q.duplicates_aborted));
     }
+    auto requests = c.requests_;
+    auto latency = c.latency_;
+    for (const char* kind : {"create", "lookup", "abort"}) {
+        for (const char* cls : {"2xx", "4xx", "429", "5xx", "transport"})
+            requests.try_emplace({kind, cls}, 0);
+        latency.try_emplace(kind);
+    }
     w.family("aep_batchd_requests_total", "counter",
-             "API requests by kind (create, lookup, abort) and status class (2xx..5xx, or transport "
-             "when no answer came).");
-    for (const auto& [key, n] : c.requests_) {
+             "API requests by kind (create, lookup, abort) and status class (2xx..5xx, 429 "
+             "apart from 4xx, or transport when no answer came).");
+    for (const auto& [key, n] : requests) {
         w.sample("aep_batchd_requests_total",
                  label("kind", key.first) + "," + label("class", key.second), num(n));
     }
     w.family("aep_batchd_request_duration_seconds", "histogram",
              "Time from sending an API request to its complete answer (or failure), by kind.");
-    for (const auto& [kind, h] : c.latency_) {
-        const auto& cum = h.cumulative();
-        for (std::size_t i = 0; i <= histogram::bounds.size(); ++i) {
-            const std::string le =
-                i < histogram::bounds.size() ? num(histogram::bounds[i]) : "+Inf";
-            w.sample("aep_batchd_request_duration_seconds_bucket",
-                     label("kind", kind) + "," + label("le", le), num(cum[i]));
-        }
-        w.sample("aep_batchd_request_duration_seconds_sum", label("kind", kind), num(h.sum()));
-        w.sample("aep_batchd_request_duration_seconds_count", label("kind", kind), num(h.count()));
+    for (const auto& [kind, h] : latency) {
+        render_histogram(w, "aep_batchd_request_duration_seconds", label("kind", kind), h);
     }
     render_gauges(w, g);
     return w.out;

@@ -93,6 +93,10 @@ inline std::int64_t unix_now_ns() {
         .count();
 }
 inline std::int64_t unix_ms() { return unix_now_ns() / 1000000; }
+// A time point as Unix seconds with their fraction (metrics).
+inline double unix_seconds(std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
 
 // How long a write that failed (a full disk, an unwritable directory) waits to be tried again.
 inline constexpr std::chrono::seconds durable_retry_every{5};

@@ -49,6 +49,10 @@ asio::awaitable<void> recorder::record_apart(entry_job job, create_result r, boo
 }
 
 namespace {
+double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 std::string done_text(const entry_job& job, const create_result& r, bool recovered) {
     done_record_fields fields;
     fields.queue = job.q->cfg.name;
@@ -143,8 +147,9 @@ asio::awaitable<void> recorder::record_success(entry_job& job, create_result& r,
 void recorder::count_created(const entry_job& job, const create_result& r, bool recovered) {
     const spool_queue& q = *job.q;
     ++stats_.done;
-    ctx_.metrics.entry(q.cfg.name, metrics_counters::outcome::done);
     stats_.last_success = std::chrono::system_clock::now();
+    ctx_.metrics.entry(q.cfg.name, metrics_counters::outcome::done, seconds_since(job.started),
+                       unix_seconds(stats_.last_success));
     stats_.last_progress = std::chrono::steady_clock::now();
     stats_.last_batch = r.batch_id;
     const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -187,7 +192,8 @@ asio::awaitable<void> recorder::failed(entry_job& job, const failure& why) {
     };
     if (!co_await until_durable(ctx_.run, attempt, complain)) co_return;
     ++stats_.failed;
-    ctx_.metrics.entry(q.cfg.name, metrics_counters::outcome::failed);
+    ctx_.metrics.entry(q.cfg.name, metrics_counters::outcome::failed, seconds_since(job.started),
+                       unix_seconds(std::chrono::system_clock::now()));
     std::vector<log_field> fields = {{"queue", q.cfg.name},
                                      {"entry", name},
                                      {"dataset_id", job.entry.dataset_id},

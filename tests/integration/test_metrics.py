@@ -44,6 +44,33 @@ class Metrics(WorldTestCase):
         finally:
             conn.close()
 
+    def test_every_series_is_there_from_the_start_and_promtool_accepts_the_output(self):
+        w = self.world()
+        d = w.start_daemon(w.config(queues=["prod", "quiet"], metrics={"listen": "127.0.0.1:0"}))
+        port = self.endpoint(d)
+        _, _, body = self.get(port, "/metrics")
+        m = parse_metrics(body)
+        for series in ('aep_batchd_entries_total{queue="quiet",outcome="done"}',
+                       'aep_batchd_entries_total{queue="quiet",outcome="failed"}',
+                       'aep_batchd_retries_total{queue="quiet"}',
+                       'aep_batchd_last_success_timestamp_seconds{queue="quiet"}',
+                       'aep_batchd_entry_duration_seconds_count{queue="quiet"}',
+                       'aep_batchd_requests_total{kind="create",class="429"}',
+                       'aep_batchd_requests_total{kind="lookup",class="transport"}',
+                       'aep_batchd_request_duration_seconds_count{kind="abort"}'):
+            self.assertEqual(m[series], 0, series)
+        self.assertTrue(any(k.startswith('aep_batchd_build_info{version="') and ',revision="' in k
+                            for k in m), "build_info carries the revision")
+        self.assertGreater(m["process_open_fds"], 3)
+        self.assertGreater(m["process_max_fds"], m["process_open_fds"])
+        self.assertGreater(m["process_virtual_memory_bytes"], m["process_resident_memory_bytes"])
+        # Prometheus's own checker: format, names, units and HELP (Debian's prometheus package).
+        p = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout + p.stderr, "", "no lint warning either")
+        self.assertEqual(d.terminate(), 0)
+
     def test_metrics_match_the_run(self):
         w = self.world(["--latency", "5ms"])
         q = w.spool("prod")
@@ -95,8 +122,14 @@ class Metrics(WorldTestCase):
         self.assertEqual(m["aep_batchd_entries_in_flight"], 0)
         self.assertEqual(m['aep_batchd_pending_entries{queue="prod"}'], 0)
         self.assertEqual(m['aep_batchd_oldest_pending_age_seconds{queue="prod"}'], 0)
-        self.assertGreaterEqual(m["aep_batchd_last_success_timestamp_seconds"], started - 1)
-        self.assertLessEqual(m["aep_batchd_last_success_timestamp_seconds"], time.time() + 1)
+        last = m['aep_batchd_last_success_timestamp_seconds{queue="prod"}']
+        self.assertGreaterEqual(last, started - 1)
+        self.assertLessEqual(last, time.time() + 1)
+        # Every entry's time from claim to record, in the queue's histogram.
+        self.assertEqual(m['aep_batchd_entry_duration_seconds_count{queue="prod"}'], total)
+        self.assertEqual(m['aep_batchd_entry_duration_seconds_bucket{queue="prod",le="+Inf"}'],
+                         total)
+        self.assertGreater(m['aep_batchd_entry_duration_seconds_sum{queue="prod"}'], 0)
         stats = w.emulator.stats()  # the test's first connection to the emulator
         self.assertEqual(m['aep_batchd_token_refreshes_total{result="success"}'],
                          stats["tokens_issued"])

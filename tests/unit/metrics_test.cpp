@@ -26,24 +26,25 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
     EXPECT_EQ(c[0], 1u);                             // <= 0.005
     EXPECT_EQ(c[4], 1u);                             // <= 0.1
     EXPECT_EQ(c[5], 2u);                             // <= 0.25
-    EXPECT_EQ(c[histogram::bounds.size() - 1], 2u);  // <= 60
-    EXPECT_EQ(c[histogram::bounds.size()], 3u);      // +Inf
+    EXPECT_EQ(c[h.bounds().size() - 1], 2u);  // <= 60
+    EXPECT_EQ(c[h.bounds().size()], 3u);      // +Inf
     EXPECT_EQ(h.count(), 3u);
     EXPECT_DOUBLE_EQ(h.sum(), 100.204);
 }
 
 TEST(Metrics, StatusClasses) {
     EXPECT_EQ(status_class(201), "2xx");
-    EXPECT_EQ(status_class(429), "4xx");
+    EXPECT_EQ(status_class(429), "429") << "the org-wide slow-down, apart from other 4xx";
+    EXPECT_EQ(status_class(404), "4xx");
     EXPECT_EQ(status_class(503), "5xx");
     EXPECT_EQ(status_class(0), "transport");
 }
 
 TEST(Metrics, RendersCountersAndGaugesByPrometheusConventions) {
     metrics_counters c;
-    c.entry("prod", metrics_counters::outcome::done);
-    c.entry("prod", metrics_counters::outcome::done);
-    c.entry("prod", metrics_counters::outcome::failed);
+    c.entry("prod", metrics_counters::outcome::done, 0.2, 1795000000.25);
+    c.entry("prod", metrics_counters::outcome::failed, 700, 1795000100);
+    c.entry("prod", metrics_counters::outcome::done, 0.03, 1795000001.5);
     c.retry("prod");
     c.request("create", 201, 0.02);
     c.request("create", 503, 0.3);
@@ -51,13 +52,14 @@ TEST(Metrics, RendersCountersAndGaugesByPrometheusConventions) {
     c.request("lookup", 200, 0.01);
     metrics_gauges g;
     g.queues.push_back({"prod", 7, 12.5});
+    g.queues.push_back({"quiet", 0, 0});
     g.in_flight = 3;
-    g.last_success_timestamp_seconds = 1795000000.25;
     g.token_requests = 4;
     g.token_failures = 1;
     g.tls_handshakes = 5;
     g.tls_resumed = 2;
     g.version = "9.9.9";
+    g.revision = "abc123";
     const auto text = render_metrics(c, g);
 
     EXPECT_EQ(sample(text, R"(aep_batchd_entries_total{queue="prod",outcome="done"})"), "2");
@@ -77,12 +79,24 @@ TEST(Metrics, RendersCountersAndGaugesByPrometheusConventions) {
     EXPECT_EQ(sample(text, "aep_batchd_entries_in_flight"), "3");
     EXPECT_EQ(sample(text, R"(aep_batchd_pending_entries{queue="prod"})"), "7");
     EXPECT_EQ(sample(text, R"(aep_batchd_oldest_pending_age_seconds{queue="prod"})"), "12.5");
-    EXPECT_EQ(sample(text, "aep_batchd_last_success_timestamp_seconds"), "1795000000.25");
+    EXPECT_EQ(sample(text, R"(aep_batchd_last_success_timestamp_seconds{queue="prod"})"),
+              "1795000001.5");
+    EXPECT_EQ(sample(text, R"(aep_batchd_entry_duration_seconds_bucket{queue="prod",le="0.05"})"),
+              "1");
+    EXPECT_EQ(sample(text, R"(aep_batchd_entry_duration_seconds_bucket{queue="prod",le="900"})"),
+              "3");
+    EXPECT_EQ(sample(text, R"(aep_batchd_entry_duration_seconds_count{queue="prod"})"), "3");
+    // A queue where nothing happened yet, and requests not made yet: present, at 0.
+    EXPECT_EQ(sample(text, R"(aep_batchd_entries_total{queue="quiet",outcome="failed"})"), "0");
+    EXPECT_EQ(sample(text, R"(aep_batchd_last_success_timestamp_seconds{queue="quiet"})"), "0");
+    EXPECT_EQ(sample(text, R"(aep_batchd_entry_duration_seconds_count{queue="quiet"})"), "0");
+    EXPECT_EQ(sample(text, R"(aep_batchd_requests_total{kind="abort",class="429"})"), "0");
+    EXPECT_EQ(sample(text, R"(aep_batchd_request_duration_seconds_count{kind="abort"})"), "0");
     EXPECT_EQ(sample(text, R"(aep_batchd_token_refreshes_total{result="success"})"), "3");
     EXPECT_EQ(sample(text, R"(aep_batchd_token_refreshes_total{result="failure"})"), "1");
     EXPECT_EQ(sample(text, R"(aep_batchd_tls_handshakes_total{resumed="true"})"), "2");
     EXPECT_EQ(sample(text, R"(aep_batchd_tls_handshakes_total{resumed="false"})"), "3");
-    EXPECT_EQ(sample(text, R"(aep_batchd_build_info{version="9.9.9"})"), "1");
+    EXPECT_EQ(sample(text, R"(aep_batchd_build_info{version="9.9.9",revision="abc123"})"), "1");
 
     // Every family has HELP and TYPE before its samples; counters end in _total.
     std::istringstream in(text);
