@@ -15,6 +15,8 @@ file(WRITE "${AEP_BINARY_DIR}/install-staging/aep-batchd.service" "${aep_unit}")
 file(INSTALL "${AEP_BINARY_DIR}/install-staging/aep-batchd.service"
      DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system")
 file(INSTALL "${AEP_SOURCE_DIR}/config/aep-batchd.example.yaml" DESTINATION "${aep_etc}")
+file(INSTALL "${AEP_SOURCE_DIR}/systemd/aep-batchd.bash-completion"
+     DESTINATION "${CMAKE_INSTALL_PREFIX}/share/bash-completion/completions" RENAME aep-batchd)
 # The changelog and the man page, compressed as Debian policy wants them (gzip -9n: no name, no
 # time stamp, so the package is reproducible).
 foreach(aep_pair "systemd/deb/changelog|share/doc/aep-batchd" "docs/aep-batchd.8|share/man/man8")

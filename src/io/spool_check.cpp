@@ -97,7 +97,13 @@ std::vector<std::string> spool_usability_problems(const std::string& root, const
     if (::stat(root.c_str(), &st) != 0) {
         // Made at start, by the daemon: in the nearest directory that exists.
         struct stat ps {};
-        if (::stat(existing.c_str(), &ps) == 0 && !may(existing, ps, who, W_OK | X_OK)) {
+        if (who.self && ::access(existing.c_str(), W_OK | X_OK) != 0 && errno == EROFS) {
+            out.push_back(root + " does not exist, and " + existing +
+                          " is read-only here (under the unit, ProtectSystem=strict leaves only "
+                          "its ReadWritePaths= writable): create the spool, or add its parent "
+                          "with `systemctl edit aep-batchd` ([Service] ReadWritePaths=" +
+                          existing + ")");
+        } else if (::stat(existing.c_str(), &ps) == 0 && !may(existing, ps, who, W_OK | X_OK)) {
             out.push_back(root + " does not exist, and " + who.name + " may not create it in " +
                           existing + ": create it (install -d -o " + who.name + " " + root +
                           ") or choose another path");

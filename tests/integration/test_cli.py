@@ -68,6 +68,36 @@ class CommandLine(unittest.TestCase):
         self.assertIn("/etc/aep-batchd/aep-batchd.yaml", p.stderr)
         self.assertIn("give --config FILE", p.stderr)
 
+    def test_bash_completes_commands_options_queues_and_failed_entries(self):
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "systemd",
+                              "aep-batchd.bash-completion")
+        main = "/usr/share/bash-completion/bash_completion"
+        self.assertTrue(os.path.exists(main), "daemon/install-deps --tests installs bash-completion")
+        cfg = self.world.config(queues=["prod", "dev"])
+        q = self.world.spool("prod")
+        q.drop("e1", "status-400")
+        rc, log = self.world.run_once(cfg)
+        self.assertEqual(rc, 65, log)
+        bindir = self.world.dir / "bin"
+        bindir.mkdir()
+        (bindir / "aep-batchd").symlink_to(os.path.abspath(BATCHD))
+
+        def complete(line):
+            words = line.split(" ")
+            prog = (f"source {main}; source {script}; COMP_WORDS=({' '.join(map(repr, words))}); "
+                    f"COMP_CWORD={len(words) - 1}; COMP_LINE={line!r}; COMP_POINT={len(line)}; "
+                    "_aep_batchd; printf '%s\\n' \"${COMPREPLY[@]}\"")
+            p = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"})
+            return sorted(p.stdout.split())
+
+        self.assertEqual(complete("aep-batchd re"), ["requeue"])
+        self.assertEqual(complete("aep-batchd --ch"), ["--check"])
+        self.assertEqual(complete("aep-batchd list --st"), ["--state"])
+        self.assertEqual(complete("aep-batchd list --state f"), ["failed"])
+        self.assertEqual(complete(f"aep-batchd status -c {cfg} --queue "), ["dev", "prod"])
+        self.assertEqual(complete(f"aep-batchd requeue --config={cfg} e"), ["e1"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -27,6 +27,7 @@ EXPECTED_FILES = {
     "./usr/share/doc/aep-batchd/changelog.gz",
     "./usr/share/doc/aep-batchd/copyright",
     "./usr/share/man/man8/aep-batchd.8.gz",
+    "./usr/share/bash-completion/completions/aep-batchd",
 }
 
 

@@ -244,6 +244,40 @@ class InstalledPackage(unittest.TestCase):
                          "enqueue left files in tmp/")
         self.assert_each_batch_once()
 
+    def test_03b_the_operator_s_tools_on_the_running_service(self):
+        ct = self.ct
+        # --check as root, as the README says: the spools are checked for the unit's user, the
+        # secret is the credential's file.
+        p = ct.run(f"CREDENTIALS_DIRECTORY=/etc/aep-batchd {BATCHD} --check --online", check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("ok: Catalog lists batches of sandbox 'prod'", p.stdout)
+        self.assertNotIn("warning", p.stdout, "the packaged spool is as the unit wants it")
+        p = ct.run(f"{BATCHD} status --json")  # the default --config is the packaged one
+        s = json.loads(p.stdout)
+        self.assertTrue(s["daemonRunning"], s)
+        self.assertEqual(s["failed"], 1, s)
+        for user in ("root", "aep-batchd"):
+            p = ct.run(f"{BATCHD} list --state failed", user=None if user == "root" else user)
+            self.assertIn("strict-alice", p.stdout, user)
+            self.assertIn("may not read the entry", p.stdout, user)
+        p = ct.run(f"{BATCHD} status", user="alice", check=False)
+        self.assertEqual(p.returncode, 77, p.stdout + p.stderr)
+        self.assertIn("sudo -u aep-batchd", p.stderr)
+        # The producer's fix for its unreadable entry, then requeue: it is created.
+        ct.run(f"chgrp {GROUP} {SPOOL}/prod/failed/strict-alice && "
+               f"chmod g+rw {SPOOL}/prod/failed/strict-alice")
+        self.datasets.append("ds-alice-strict")
+        p = ct.run(f"{BATCHD} requeue strict-alice", user="aep-batchd")
+        self.assertEqual(p.stdout, "requeued prod/strict-alice\n")
+        self.wait_done(["ds-alice-strict"])
+        self.assertEqual(json.loads(ct.run(f"{BATCHD} status --json").stdout)["failed"], 0)
+        p = ct.run(f"{BATCHD} show strict-alice")
+        self.assertIn("prod/done/strict-alice", p.stdout)
+        self.assertIn("ds-alice-strict", p.stdout)
+        self.assert_each_batch_once()
+        # The man page and the completion are installed where man and bash find them.
+        self.assertTrue(ct.path("/usr/share/bash-completion/completions/aep-batchd").exists())
+
     def test_04_journal_is_clean_and_has_fields(self):
         log = self.daemon_journal()
         self.assertNotIn("cannot mark this run", log, "the run marker must work under the unit")
