@@ -40,6 +40,17 @@ void default_config_hint(const aep::command_line& cl) {
     }
 }
 
+// The configuration a command works with (the secret is never read), or its errors printed.
+std::optional<aep::config> load_for_command(const aep::command_line& cl) {
+    auto loaded = aep::load_config(cl.config_path);
+    if (loaded.validation.ok()) return std::move(loaded.cfg);
+    for (const auto& e : loaded.validation.errors) {
+        std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
+    }
+    default_config_hint(cl);
+    return std::nullopt;
+}
+
 int enqueue_main(const aep::command_line& cl) {
     std::vector<std::string> ids;
     for (const auto& a : cl.ids) {
@@ -52,15 +63,9 @@ int enqueue_main(const aep::command_line& cl) {
             if (auto id = trim(line); !id.empty()) ids.push_back(id);
         }
     }
-    auto loaded = aep::load_config(cl.config_path);
-    if (!loaded.validation.ok()) {
-        for (const auto& e : loaded.validation.errors) {
-            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
-        }
-        default_config_hint(cl);
-        return aep::exit_config;
-    }
-    return aep::run_enqueue(loaded.cfg, cl.queue, ids, std::cout, std::cerr);
+    const auto cfg = load_for_command(cl);
+    if (!cfg) return aep::exit_config;
+    return aep::run_enqueue(*cfg, cl.queue, ids, std::cout, std::cerr);
 }
 
 // The spool commands and `config`: the configuration is read (never the secret).
@@ -70,25 +75,19 @@ int command_main(const aep::command_line& cl) {
         std::fputs(aep::dump_defaults().c_str(), stdout);
         return aep::exit_ok;
     }
-    auto loaded = aep::load_config(cl.config_path);
-    if (!loaded.validation.ok()) {
-        for (const auto& e : loaded.validation.errors) {
-            std::fprintf(stderr, "aep-batchd: config error: %s\n", e.to_string().c_str());
-        }
-        default_config_hint(cl);
-        return aep::exit_config;
-    }
+    const auto cfg = load_for_command(cl);
+    if (!cfg) return aep::exit_config;
     switch (cl.what) {
         case action::status:
-            return aep::run_status(loaded.cfg, cl, std::cout, std::cerr);
+            return aep::run_status(*cfg, cl, std::cout, std::cerr);
         case action::list:
-            return aep::run_list(loaded.cfg, cl, std::cout, std::cerr);
+            return aep::run_list(*cfg, cl, std::cout, std::cerr);
         case action::show:
-            return aep::run_show(loaded.cfg, cl, std::cout, std::cerr);
+            return aep::run_show(*cfg, cl, std::cout, std::cerr);
         case action::requeue:
-            return aep::run_requeue(loaded.cfg, cl, std::cout, std::cerr);
+            return aep::run_requeue(*cfg, cl, std::cout, std::cerr);
         default:
-            std::fputs(aep::dump_config(loaded.cfg).c_str(), stdout);
+            std::fputs(aep::dump_config(*cfg).c_str(), stdout);
             return aep::exit_ok;
     }
 }

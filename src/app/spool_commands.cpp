@@ -225,6 +225,22 @@ std::string indented(const std::string& text, const std::string& by) {
     return out;
 }
 
+// failed/'s entries; none where the spool was never made.
+std::vector<spool_item> failed_entries(const std::string& root) {
+    try {
+        return list_spool(root, "failed", false);
+    } catch (const spool_error& e) {
+        if (e.error_number() == ENOENT) return {};
+        throw;
+    }
+}
+
+// An entry named by its path (as `list` and the logs show it): its file name.
+std::string entry_name(const std::string& given) {
+    const auto slash = given.find_last_of('/');
+    return slash == std::string::npos ? given : given.substr(slash + 1);
+}
+
 std::string readable(const std::string& text) {
     if (auto p = pretty_json(text)) return *p;
     return text;
@@ -284,6 +300,7 @@ int run_status(const config& cfg, const command_line& cl, std::ostream& out, std
                 json::object o;
                 o["queue"] = q->name;
                 o["spool"] = q->spool;
+                o["exists"] = true;
                 o["incoming"] = incoming.size();
                 o["processing"] = processing;
                 o["done"] = done;
@@ -299,7 +316,19 @@ int run_status(const config& cfg, const command_line& cl, std::ostream& out, std
                                 daemon});
             }
         } catch (const spool_error& e) {
-            rc = std::max(rc, refused(e, "status", err));
+            if (e.error_number() != ENOENT) {
+                rc = std::max(rc, refused(e, "status", err));
+            } else if (cl.json) {
+                json::object o;
+                o["queue"] = q->name;
+                o["spool"] = q->spool;
+                o["exists"] = false;
+                o["daemonRunning"] = false;
+                out << json::serialize(o) << "\n";
+            } else {
+                rows.push_back({q->name, "-", "-", "-", "-", "-",
+                                "no spool yet (the daemon makes it at start)"});
+            }
         }
     }
     if (!cl.json && rows.size() > 1) print_table(out, rows);
@@ -331,7 +360,8 @@ int run_list(const config& cfg, const command_line& cl, std::ostream& out, std::
                                     one_line(v.last_error.value_or(""))});
                 }
             } catch (const spool_error& e) {
-                rc = std::max(rc, refused(e, "list", err));
+                // A spool not made yet holds nothing.
+                if (e.error_number() != ENOENT) rc = std::max(rc, refused(e, "list", err));
             }
         }
     }
@@ -344,7 +374,8 @@ int run_show(const config& cfg, const command_line& cl, std::ostream& out, std::
     if (!queues) return exit_usage;
     const auto locked = locked_files();
     int rc = exit_ok;
-    for (const auto& name : cl.ids) {
+    for (const auto& given : cl.ids) {
+        const std::string name = entry_name(given);
         bool found = false;
         for (const queue_config* q : *queues) {
             for (const char* state : states) {
@@ -388,7 +419,7 @@ int run_show(const config& cfg, const command_line& cl, std::ostream& out, std::
                         }
                     }
                 } catch (const spool_error& e) {
-                    rc = std::max(rc, refused(e, "show", err));
+                    if (e.error_number() != ENOENT) rc = std::max(rc, refused(e, "show", err));
                 }
             }
         }
@@ -410,15 +441,16 @@ int run_requeue(const config& cfg, const command_line& cl, std::ostream& out, st
     try {
         if (cl.all_failed) {
             for (const queue_config* q : *queues) {
-                const auto items = list_spool(q->spool, "failed", false);
+                const auto items = failed_entries(q->spool);
                 if (items.empty()) out << "no failed entries in queue " << q->name << "\n";
                 for (const auto& it : items) moves.emplace_back(q, it.name);
             }
         }
-        for (const auto& name : cl.ids) {
+        for (const auto& given : cl.ids) {
+            const std::string name = entry_name(given);
             std::vector<const queue_config*> in;
             for (const queue_config* q : *queues) {
-                for (const auto& it : list_spool(q->spool, "failed", false)) {
+                for (const auto& it : failed_entries(q->spool)) {
                     if (it.name == name) in.push_back(q);
                 }
             }

@@ -159,6 +159,25 @@ class Check(unittest.TestCase):
         self.assertIn("(self-signed certificate in certificate chain)", p.stdout)
         self.assertIn("set tls.ca_file", p.stdout)
 
+    def test_a_failed_start_says_why_and_nothing_misleading_after(self):
+        # The metrics port is taken: the start fails after the token fetch began. The journal
+        # shows the cause and the stop, not token or sync warnings that follow from it.
+        import socket
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        self.addCleanup(taken.close)
+        port = taken.getsockname()[1]
+        cfg = self.mutate(lambda c: c.update(metrics={"listen": f"127.0.0.1:{port}"}))
+        p = subprocess.run([BATCHD, "--config", str(cfg)], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        lines = [l for l in p.stderr.splitlines() if l.strip()]
+        self.assertIn("cannot start", lines[0])
+        self.assertIn("Address already in use", lines[0])
+        self.assertEqual([l for l in lines if "warning" in l], [], p.stderr)
+        self.assertIn("aep-batchd stopped", lines[-1])
+
     def test_bad_config_stops_the_daemon_before_it_starts(self):
         path = self.mutate(lambda cfg: cfg["http"].update(concurrency=-3))
         p = subprocess.run([BATCHD, "--config", str(path), "--once"], capture_output=True, text=True,

@@ -148,6 +148,19 @@ class Faults(WorldTestCase):
         self.assertEqual(rec["httpStatus"], 503)
         self.assertIn("gave up after 3 attempts", rec["reason"])
         self.assertEqual(w.emulator.stats()["batch_requests"], 3)
+        # The log: a retry line for each attempt but the last (with the delay, the limit and
+        # the dataset), then one `entry failed` with the record's path and the request id.
+        retries = [l for l in log.splitlines() if "batch creation failed; will retry" in l]
+        self.assertEqual(len(retries), 2, log)
+        for n, line in enumerate(retries, 1):
+            self.assertIn(f"attempt={n} max_attempts=3", line)
+            self.assertRegex(line, r"retry_in_ms=\d+ error=\"HTTP 503\"")
+            self.assertIn("dataset_id=ds1", line)
+        [failed] = [l for l in log.splitlines() if "entry failed" in l]
+        self.assertIn(f"record={q.path}/failed/e.error.json", failed)
+        self.assertIn("http_status=503", failed)
+        self.assertRegex(failed, r"request_id=\S+")
+        self.assertIn('error="gave up after 3 attempts: HTTP 503"', failed)
 
     def test_no_secret_or_token_in_any_output(self):
         w = self.world(["--fault", "500=20%", "--token-lifetime", "2s"])

@@ -112,6 +112,19 @@ class Package(unittest.TestCase):
         self.assertTrue(first.startswith(f"aep-batchd ({version}) "),
                         f"systemd/deb/changelog's first entry is not the package's version: {first}")
 
+    def test_man_page_renders_without_warnings_and_tells_every_command(self):
+        root = self.world.dir / "man-check"
+        subprocess.run(["dpkg-deb", "-x", str(self.deb), str(root)], check=True, timeout=120)
+        page = root / "usr/share/man/man8/aep-batchd.8.gz"
+        p = subprocess.run(["man", "--warnings", "-l", str(page)], capture_output=True,
+                           text=True, timeout=60, env={**os.environ, "MANWIDTH": "80"})
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stderr, "", "groff warnings")
+        for command in ("enqueue", "status", "list", "show", "requeue", "config", "--online"):
+            self.assertIn(command, p.stdout)
+        completion = root / "usr/share/bash-completion/completions/aep-batchd"
+        self.assertEqual(subprocess.run(["bash", "-n", str(completion)]).returncode, 0)
+
     def test_installs_cleanly_into_a_scratch_root(self):
         w = self.world
         root = w.dir / "root"

@@ -98,12 +98,26 @@ class SpoolCommands(WorldTestCase):
         self.assertIn('    "reason": "gave up after 2 attempts', p.stdout, "indented JSON")
         self.assertIn("q/done/ok.json", p.stdout)
         self.assertIn('"batchId": ', p.stdout)
+        by_path = run("show", "-c", str(cfg), str(q.path / "failed" / "flaky"))
+        self.assertEqual(by_path.stdout.splitlines()[0], "q/failed/flaky", "a path names its entry")
         p = run("show", "-c", str(cfg), "nothing-here")
         self.assertEqual(p.returncode, 66)
         self.assertIn("no entry named 'nothing-here' in any queue", p.stderr)
         p = run("show", "-c", str(cfg))
         self.assertEqual(p.returncode, 64)
         self.assertIn("name at least one ENTRY", p.stderr)
+
+    def test_a_queue_whose_spool_is_not_made_yet(self):
+        w = self.world()
+        cfg = w.config(queues=["q"])
+        p = run("status", "-c", str(cfg))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("no spool yet (the daemon makes it at start)", p.stdout)
+        self.assertFalse(json.loads(run("status", "-j", "-c", str(cfg)).stdout)["exists"])
+        p = run("list", "-c", str(cfg))
+        self.assertEqual((p.returncode, p.stdout, p.stderr), (0, "", ""))
+        p = run("requeue", "-c", str(cfg), "--all-failed")
+        self.assertEqual((p.returncode, p.stdout), (0, "no failed entries in queue q\n"))
 
     def test_the_spools_are_not_for_everyone(self):
         w = self.world()
