@@ -98,12 +98,23 @@ std::string body(const config& c, bool with_queues) {
             o += "    spool: " + q(qc.spool) + "\n";
             o += "    sandbox: " + q(qc.sandbox) + "\n";
             o += format_of(qc.default_input_format, "    ");
+            o += "    data_dir: " + q(qc.data_dir) + "\n";
         }
     } else {
         o += "queues:   # required: no default\n";
         o += "  - name: \"\"\n    spool: \"\"\n    sandbox: \"\"\n";
         o += format_of(queue_config{}.default_input_format, "    ");
+        o += "    data_dir: \"\"\n";
     }
+    o += "upload:\n";
+    o += "  concurrency: " + std::to_string(c.upload.concurrency) + "\n";
+    o += "  large_file_threshold: " + format_size(c.upload.large_file_threshold) + "\n";
+    o += "  part_size: " + format_size(c.upload.part_size) + "\n";
+    o += "  max_rate: " + format_size(c.upload.max_rate) + "\n";
+    o += "track:\n";
+    o += "  poll_initial: " + dur(c.track.poll_initial) + "\n";
+    o += "  poll_max: " + dur(c.track.poll_max) + "\n";
+    o += "  max_wait: " + dur(c.track.max_wait) + "\n";
     o += "log:\n";
     o += std::string("  format: ") + (c.log.format == log_format::json ? "json" : "text") + "\n";
     o += "  level: " + levels(c.log.level) + "\n";

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+#include <utility>
 #include <set>
 
 namespace aep {
@@ -23,6 +25,45 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (unit == "m") return duration_cast<milliseconds>(minutes(n));
     if (unit == "h") return duration_cast<milliseconds>(hours(n));
     return std::nullopt;
+}
+
+namespace {
+// The size units, largest first within each family.
+constexpr std::pair<const char*, std::uint64_t> size_units[] = {
+    {"TiB", 1ull << 40}, {"GiB", 1ull << 30}, {"MiB", 1ull << 20}, {"KiB", 1ull << 10},
+    {"TB", 1000000000000ull}, {"GB", 1000000000ull}, {"MB", 1000000ull}, {"kB", 1000ull},
+    {"KB", 1000ull}, {"B", 1ull}};
+}  // namespace
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == 0 || i > 15) return std::nullopt;
+    std::uint64_t n = 0;
+    std::from_chars(text.data(), text.data() + i, n);
+    const std::string_view unit = text.substr(i);
+    if (unit.empty()) return n == 0 ? std::optional<std::uint64_t>(0) : std::nullopt;
+    for (const auto& [name, factor] : size_units) {
+        if (unit == name) {
+            if (n > UINT64_MAX / factor) return std::nullopt;
+            return n * factor;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string format_size(std::uint64_t bytes) {
+    if (bytes == 0) return "0";
+    // The unit that leaves the smallest whole number (kB is the spelling written, not KB).
+    std::string best = std::to_string(bytes) + "B";
+    std::uint64_t least = bytes;
+    for (const auto& [name, factor] : size_units) {
+        if (std::string_view(name) == "KB" || bytes % factor != 0 || bytes / factor >= least)
+            continue;
+        least = bytes / factor;
+        best = std::to_string(least) + name;
+    }
+    return best;
 }
 
 bool is_valid_dataset_id(std::string_view id) {
@@ -186,6 +227,27 @@ void check_retry(const retry_config& c, validation_result& r) {
     }
 }
 
+void check_upload(const upload_config& c, validation_result& r) {
+    if (c.concurrency < 1 || c.concurrency > 64) {
+        r.errors.push_back({"upload.concurrency", "must be between 1 and 64"});
+    }
+    if (c.large_file_threshold < 1 || c.large_file_threshold > 256'000'000) {
+        r.errors.push_back({"upload.large_file_threshold",
+                            "must be between 1B and 256MB (the API's limit for one PUT)"});
+    }
+    if (c.part_size < (1ull << 20) || c.part_size > 512'000'000) {
+        r.errors.push_back({"upload.part_size", "must be between 1MiB and 512MB (512000000B)"});
+    }
+}
+
+void check_track(const track_config& c, validation_result& r) {
+    if (c.poll_initial.count() <= 0) r.errors.push_back({"track.poll_initial", "must be > 0"});
+    if (c.poll_max < c.poll_initial) {
+        r.errors.push_back({"track.poll_max", "must be >= track.poll_initial"});
+    }
+    if (c.max_wait.count() <= 0) r.errors.push_back({"track.max_wait", "must be > 0"});
+}
+
 void check_metrics(const metrics_config& c, validation_result& r) {
     if (!c.listen.empty()) {
         std::string why;
@@ -227,6 +289,9 @@ void check_queues(const std::vector<queue_config>& c, validation_result& r) {
         if (!normalize_format(q.default_input_format.format)) {
             r.errors.push_back({p + ".input_format.format", "must be one of JSON, Parquet, CSV"});
         }
+        if (!q.data_dir.empty() && q.data_dir.front() != '/') {
+            r.errors.push_back({p + ".data_dir", "must be an absolute path"});
+        }
     }
 }
 
@@ -241,6 +306,8 @@ validation_result validate(const config& cfg) {
     check_retry(cfg.retry, r);
     check_metrics(cfg.metrics, r);
     check_queues(cfg.queues, r);
+    check_upload(cfg.upload, r);
+    check_track(cfg.track, r);
     return r;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -89,11 +90,35 @@ struct retry_config {
     bool operator==(const retry_config&) const = default;
 };
 
+// Uploading an entry's data files into its batch (entries that name `files`).
+struct upload_config {
+    int concurrency = 4;  // files in flight, all batches together; 1..64
+    // A file larger than this goes by parts (INITIALIZE, PATCH, COMPLETE); one at or below it
+    // by one PUT. The API's limit for a PUT is 256 MB (256 000 000 bytes).
+    std::uint64_t large_file_threshold = 256'000'000;
+    std::uint64_t part_size = 64ull << 20;  // bytes a PATCH; 1 MiB .. 512 000 000
+    std::uint64_t max_rate = 0;             // bytes per second, all uploads together; 0: no limit
+
+    bool operator==(const upload_config&) const = default;
+};
+
+// Following a completed batch to its final status in Catalog.
+struct track_config {
+    std::chrono::milliseconds poll_initial = std::chrono::seconds(30);  // first poll, after COMPLETE
+    std::chrono::milliseconds poll_max = std::chrono::minutes(5);       // polls back off to this
+    std::chrono::milliseconds max_wait = std::chrono::hours(24);  // then failed/, left in AEP
+
+    bool operator==(const track_config&) const = default;
+};
+
 struct queue_config {
     std::string name;     // [A-Za-z0-9_-], unique; appears in logs and result files
     std::string spool;    // absolute directory; tmp/ incoming/ processing/ done/ failed/ inside
     std::string sandbox;  // x-sandbox-name: the all-lowercase sandbox name
     input_format default_input_format;  // used when an entry names none
+    // Absolute directory that an entry's `files` are relative to (none may lie outside it).
+    // Empty: entries with files are refused.
+    std::string data_dir;
 
     bool operator==(const queue_config&) const = default;
 };
@@ -127,6 +152,8 @@ struct config {
     http_config http;
     retry_config retry;
     std::vector<queue_config> queues;
+    upload_config upload;
+    track_config track;
     log_config log;
     metrics_config metrics;
 
@@ -136,6 +163,12 @@ struct config {
 // Parses "250ms", "30s", "5m", "2h" (a whole number and a unit; no bare numbers, so that a
 // missing unit is an error rather than a silent guess).
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
+// Parses "64MiB", "256MB", "1.5GB" is refused (whole numbers only), "0": B, kB, MB, GB, TB
+// (powers of 1000) and KiB, MiB, GiB, TiB (powers of 1024). A bare number other than 0 is
+// refused, so that a missing unit is an error.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+// The shortest exact form parse_size reads back ("64MiB", "256MB", "0").
+std::string format_size(std::uint64_t bytes);
 
 // Warnings are things that work but deserve the operator's attention (plain http on loopback).
 struct validation_result {

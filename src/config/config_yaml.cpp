@@ -114,8 +114,9 @@ class reader {
     }
 
     // One key of a section and where its value goes; the type says how it is read.
+    // A std::uint64_t is a size with its unit (parse_size).
     using target = std::variant<std::string*, int*, std::chrono::milliseconds*,
-                                std::vector<std::string>*, bool*>;
+                                std::vector<std::string>*, bool*, std::uint64_t*>;
     struct field {
         const char* key;
         target into;
@@ -167,6 +168,13 @@ class reader {
     void read(const YAML::Node& n, const std::string& p, const char* k, bool& out) {
         boolean(n, p, k, out);
     }
+    void read(const YAML::Node& n, const std::string& p, const char* k, std::uint64_t& out) {
+        const auto v = n[k];
+        if (!v) return;
+        auto size = v.IsScalar() ? parse_size(v.Scalar()) : std::nullopt;
+        if (!size) return error(join(p, k), "must be a size such as 64MiB, 256MB or 0");
+        out = *size;
+    }
 
     void error(const std::string& path, const std::string& message) {
         r_.errors.push_back({path, message});
@@ -189,9 +197,11 @@ void read_queues(reader& rd, const YAML::Node& root, config& cfg) {
             for (std::size_t i = 0; i < n.size(); ++i) {
                 const std::string p = "queues[" + std::to_string(i) + "]";
                 queue_config q;
-                if (rd.check_map(n[i], p, {"name", "spool", "sandbox", "input_format"})) {
+                if (rd.check_map(n[i], p,
+                                 {"name", "spool", "sandbox", "input_format", "data_dir"})) {
                     rd.str(n[i], p, "name", q.name);
                     rd.str(n[i], p, "spool", q.spool);
+                    rd.str(n[i], p, "data_dir", q.data_dir);
                     rd.str(n[i], p, "sandbox", q.sandbox);
                     rd.input_fmt(n[i], p, q.default_input_format);
                 }
@@ -236,7 +246,8 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
         return;
     }
     if (!rd.check_map(root, "",
-                      {"platform", "auth", "tls", "http", "retry", "queues", "log", "metrics"}))
+                      {"platform", "auth", "tls", "http", "retry", "queues", "upload", "track",
+                       "log", "metrics"}))
         return;
 
     // The plain sections, as tables of their keys (one key per entry).
@@ -276,6 +287,17 @@ void read_config(const YAML::Node& root, config& cfg, validation_result& r) {
     // clang-format on
 
     read_queues(rd, root, cfg);
+    // clang-format off
+    rd.section(root, "upload",
+               {{"concurrency", &cfg.upload.concurrency},
+                {"large_file_threshold", &cfg.upload.large_file_threshold},
+                {"part_size", &cfg.upload.part_size},
+                {"max_rate", &cfg.upload.max_rate}});
+    rd.section(root, "track",
+               {{"poll_initial", &cfg.track.poll_initial},
+                {"poll_max", &cfg.track.poll_max},
+                {"max_wait", &cfg.track.max_wait}});
+    // clang-format on
 
     rd.section(root, "metrics",
                {{"listen", &cfg.metrics.listen}, {"stall_after", &cfg.metrics.stall_after}});

@@ -16,6 +16,8 @@ reload_plan plan_reload(const config& current, const std::vector<running_queue>&
     differs(next.http == current.http, "http");
     differs(next.retry == current.retry, "retry");
     differs(next.queues == current.queues, "queues");
+    differs(next.upload == current.upload, "upload");
+    differs(next.track == current.track, "track");
     differs(next.log == current.log, "log");
     differs(next.metrics == current.metrics, "metrics");
 

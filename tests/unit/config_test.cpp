@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <algorithm>
 
 namespace aep {
@@ -173,7 +175,7 @@ TEST(Config, EachRuleHasItsOwnMessage) {
         {"format: json", "format: xml", "log.format: must be text or json"},
         {"level: debug", "level: loud", "log.level: must be one of debug, info, warning, error"},
         {"http:\n", "htpp:\n",
-         "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, log, metrics)"},
+         "htpp: unknown key (known keys: platform, auth, tls, http, retry, queues, upload, track, log, metrics)"},
         {"  concurrency: 32", "  concurency: 32",
          "http.concurency: unknown key (known keys: concurrency, request_timeout, rate_limit, "
          "proxy, proxy_credentials_file, no_proxy, stop_grace)"},
@@ -356,6 +358,73 @@ TEST(Config, AKeyGivenTwiceIsAnErrorNamingBothLines) {
         replace(good_yaml, "    sandbox: dev-1\n", "    sandbox: dev-1\n    sandbox: prod\n"));
     EXPECT_NE(joined(q).find("queues[1].sandbox: is given twice"), std::string::npos) << joined(q);
     EXPECT_FALSE(parse_config_text(good_yaml).validation.errors.size() > 0);
+}
+
+}  // namespace
+}  // namespace aep
+
+namespace aep {
+namespace {
+
+TEST(Config, SizesTakeUnitsAndOnlyZeroGoesWithout) {
+    EXPECT_EQ(parse_size("64MiB"), 64ull << 20);
+    EXPECT_EQ(parse_size("256MB"), 256'000'000ull);
+    EXPECT_EQ(parse_size("5kB"), 5000ull);
+    EXPECT_EQ(parse_size("5KB"), 5000ull);
+    EXPECT_EQ(parse_size("3KiB"), 3072ull);
+    EXPECT_EQ(parse_size("100GB"), 100'000'000'000ull);
+    EXPECT_EQ(parse_size("2TiB"), 2ull << 40);
+    EXPECT_EQ(parse_size("17B"), 17ull);
+    EXPECT_EQ(parse_size("0"), 0ull);
+    for (const char* bad : {"", "64", "1.5GB", "MB", "64 MiB", "64mib", "-1MB", "64MiBs",
+                            "99999999999999999TiB"}) {
+        EXPECT_FALSE(parse_size(bad)) << bad;
+    }
+    for (std::uint64_t v : {0ull, 1ull, 1000ull, 1024ull, 256'000'000ull, 64ull << 20,
+                            512'000'000ull, 1234567ull}) {
+        EXPECT_EQ(parse_size(format_size(v)), v) << format_size(v);
+    }
+    EXPECT_EQ(format_size(64ull << 20), "64MiB");
+    EXPECT_EQ(format_size(256'000'000), "256MB");
+}
+
+TEST(Config, UploadAndTrackSectionsAreReadAndChecked) {
+    const std::string base = R"(
+platform: {org_id: o, api_key: k}
+auth: {client_id: c, client_secret_env: S}
+queues:
+  - {name: q, spool: /s, sandbox: prod, data_dir: /data/q}
+)";
+    auto r = parse_config_text(base + R"(
+upload: {concurrency: 8, large_file_threshold: 100MB, part_size: 16MiB, max_rate: 5MiB}
+track: {poll_initial: 10s, poll_max: 2m, max_wait: 6h}
+)");
+    ASSERT_TRUE(r.validation.ok()) << r.validation.errors[0].to_string();
+    EXPECT_EQ(r.cfg.queues[0].data_dir, "/data/q");
+    EXPECT_EQ(r.cfg.upload.concurrency, 8);
+    EXPECT_EQ(r.cfg.upload.large_file_threshold, 100'000'000u);
+    EXPECT_EQ(r.cfg.upload.part_size, 16u << 20);
+    EXPECT_EQ(r.cfg.upload.max_rate, 5u << 20);
+    EXPECT_EQ(r.cfg.track.poll_initial, std::chrono::seconds(10));
+    EXPECT_EQ(r.cfg.track.max_wait, std::chrono::hours(6));
+    // The defaults: 4 files, 256 MB, 64 MiB parts, no rate limit, 30 s .. 5 min, 24 h.
+    auto d = parse_config_text(base);
+    ASSERT_TRUE(d.validation.ok());
+    EXPECT_EQ(d.cfg.upload, upload_config{});
+    EXPECT_EQ(d.cfg.upload.large_file_threshold, 256'000'000u);
+    EXPECT_EQ(d.cfg.track.poll_max, std::chrono::minutes(5));
+    auto bad = parse_config_text(base + R"(
+upload: {concurrency: 0, large_file_threshold: 300MB, part_size: 1KiB, max_rate: fast}
+track: {poll_initial: 1m, poll_max: 30s, max_wait: 0s}
+)");
+    std::set<std::string> paths;
+    for (const auto& e : bad.validation.errors) paths.insert(e.path);
+    EXPECT_EQ(paths, (std::set<std::string>{"upload.concurrency", "upload.large_file_threshold",
+                                            "upload.part_size", "upload.max_rate",
+                                            "track.poll_max", "track.max_wait"}));
+    auto rel = parse_config_text(replace(base, "/data/q", "data/q"));
+    ASSERT_FALSE(rel.validation.ok());
+    EXPECT_EQ(rel.validation.errors[0].path, "queues[0].data_dir");
 }
 
 }  // namespace
