@@ -36,9 +36,6 @@ std::string create_batch_body(const batch_entry& e, const input_format& queue_de
     return out;
 }
 
-namespace {
-// A request to the API with the headers every call carries: accept, Authorization, x-api-key,
-// x-gw-ims-org-id and x-sandbox-name.
 http::request<http::string_body> api_request(http::verb verb, std::string target,
                                              const api_caller& as) {
     http::request<http::string_body> req{verb, std::move(target), 11};
@@ -49,7 +46,6 @@ http::request<http::string_body> api_request(http::verb verb, std::string target
     req.set("x-sandbox-name", as.sandbox);
     return req;
 }
-}  // namespace
 
 http::request<http::string_body> create_batch_request(const endpoint& import_ep,
                                                       const api_caller& as, std::string body) {

@@ -70,6 +70,11 @@ http::request<http::string_body> catalog_lookup_request(const endpoint& catalog_
                                                         const api_caller& as,
                                                         const std::string& external_id);
 
+// A request to the API with the headers every call carries: accept, Authorization, x-api-key,
+// x-gw-ims-org-id and x-sandbox-name.
+http::request<http::string_body> api_request(http::verb verb, std::string target,
+                                             const api_caller& as);
+
 // GET {catalog_url}/batches?limit=1: the read-only request `--check --online` makes, to learn
 // whether the credentials, the org and the sandbox let the daemon use Catalog.
 http::request<http::string_body> catalog_probe_request(const endpoint& catalog_ep,

@@ -69,7 +69,7 @@ std::string check_tags(const boost::json::value& t) {
 }  // namespace
 
 entry_parse parse_entry(std::string_view content) {
-    if (content.size() > max_entry_bytes) return fail("entry is larger than 64 KiB");
+    if (content.size() > max_entry_bytes) return fail("entry is larger than 512 KiB");
     const auto text = trim(content);
     if (text.empty()) return fail("entry is empty");
     if (text.front() != '{') {
@@ -90,9 +90,11 @@ entry_parse parse_entry(std::string_view content) {
     batch_entry e;
     for (const auto& kv : obj) {
         const auto key = kv.key();
-        if (key != "datasetId" && key != "inputFormat" && key != "tags" && key != "externalId") {
+        if (key != "datasetId" && key != "inputFormat" && key != "tags" && key != "externalId" &&
+            key != "files") {
             return fail(
-                "unknown key in JSON entry (known: datasetId, inputFormat, tags, externalId)");
+                "unknown key in JSON entry (known: datasetId, inputFormat, tags, externalId, "
+                "files)");
         }
     }
     const auto* ds = obj.if_contains("datasetId");
@@ -119,6 +121,9 @@ entry_parse parse_entry(std::string_view content) {
         }
         e.external_id = std::string(x->get_string());
     }
+    if (const auto* f = obj.if_contains("files")) {
+        if (auto why = read_files(*f, e.files); !why.empty()) return fail(why);
+    }
     entry_parse p;
     p.value = std::move(e);
     return p;
@@ -135,6 +140,7 @@ std::string serialize_entry(const batch_entry& e) {
     }
     if (e.tags) o["tags"] = *e.tags;
     if (e.external_id) o["externalId"] = *e.external_id;
+    if (!e.files.empty()) o["files"] = files_json(e.files);
     return boost::json::serialize(o) + "\n";
 }
 

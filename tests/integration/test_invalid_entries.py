@@ -32,7 +32,7 @@ class InvalidEntries(unittest.TestCase):
             "no-dataset": ('{"inputFormat":{"format":"JSON"}}', "JSON entry has no datasetId"),
             "bad-format": ('{"datasetId":"ds1","inputFormat":{"format":"xml"}}', "inputFormat.format must be one of"),
             "bad-tags": ('{"datasetId":"ds1","tags":{"a":"b"}}', "tags values must be arrays of strings"),
-            "huge": ("a" * (64 * 1024 + 1), "larger than 64 KiB"),
+            "huge": ("a" * (512 * 1024 + 1), "larger than 512 KiB"),
             "binary": (b"\x00\xff\xfe", "not a dataset id"),
             "new\nline": ("ds1\nds2", "not a dataset id"),
         }

@@ -72,7 +72,7 @@ TEST(Entry, JsonErrorsSayWhatIsWrong) {
 TEST(Entry, TooLargeIsRefusedUnparsed) {
     auto p = parse_entry(std::string(max_entry_bytes + 1, 'a'));
     EXPECT_FALSE(p.value);
-    EXPECT_EQ(p.error, "entry is larger than 64 KiB");
+    EXPECT_EQ(p.error, "entry is larger than 512 KiB");
 }
 
 TEST(Entry, SerializeRoundTrips) {
