@@ -386,11 +386,13 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
 }
 
 asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
-                                                 http::request<http::string_body>& req) {
+                                                 http::request<http::string_body>& req,
+                                                 body_source* body) {
     const auto started = std::chrono::steady_clock::now();
     req.set(http::field::host, ep.host_header());
     req.keep_alive(true);
-    req.prepare_payload();
+    if (!body) req.prepare_payload();
+    const bool head = req.method() == http::verb::head;
     const auto key = ep.origin_key();
     ++stats_.requests;
     // Serialised once, as one buffer: one TLS record per request, without Beast's serializer
@@ -409,7 +411,7 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
         wire += "\r\n";
     }
     wire += "\r\n";
-    wire += req.body();
+    if (!body) wire += req.body();
 
     http_outcome out;
     if (aborted_) {
@@ -421,6 +423,7 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
     // a fresh one, because the server cannot act on a request it never fully received.
     for (int attempt = 0; attempt < 2; ++attempt) {
         out = http_outcome{};
+        if (body && attempt > 0) body->rewind();
         auto conn = take_idle(key);
         const bool reused = conn != nullptr;
         if (!conn) {
@@ -440,10 +443,25 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
                 out.request_sent = false;
                 co_return false;
             }
+            while (body) {
+                const auto piece = co_await body->next();
+                if (piece.empty()) break;
+                conn->lowest().expires_after(timeout_);
+                auto [bec, n] = co_await asio::async_write(
+                    stream, asio::buffer(piece.data(), piece.size()), nothrow);
+                if (bec) {
+                    out.failure = classify(bec);
+                    out.error = describe("write request body", bec);
+                    // The header went: the server may have begun to act on it.
+                    out.request_sent = true;
+                    co_return false;
+                }
+            }
             out.request_sent = true;
             http::response_parser<http::string_body> parser;
             parser.body_limit(max_body_bytes);
             parser.header_limit(max_header_bytes);
+            if (head) parser.skip(true);  // an answer to HEAD has no body, whatever it says
             conn->lowest().expires_after(timeout_);
             auto [rec, read_bytes] =
                 co_await http::async_read(stream, conn->buffer, parser, nothrow);

@@ -58,6 +58,17 @@ struct https_client_stats {
     std::uint64_t requests = 0;
 };
 
+// A request body streamed after the request's header (an upload), piece by piece, so that a
+// file is never held whole in memory. The request's Content-Length is the caller's.
+class body_source {
+  public:
+    virtual ~body_source() = default;
+    // The next piece, valid until the next call; empty at the end.
+    virtual boost::asio::awaitable<std::string_view> next() = 0;
+    // From the start again (a resend on a fresh connection).
+    virtual void rewind() = 0;
+};
+
 class https_client {
   public:
     https_client(boost::asio::any_io_executor ex, std::shared_ptr<boost::asio::ssl::context> tls,
@@ -69,8 +80,12 @@ class https_client {
     // Sends one request to `ep` and reads the whole response (body capped at 1 MiB). The
     // request's Host header is set here. Never throws for network conditions. `req` must
     // outlive the call (callers keep it in a named local).
+    // With `body`, the request's own body is ignored and its Content-Length kept: the pieces
+    // `body` gives follow the header (each write under the step timeout). A HEAD's answer is
+    // read without a body.
     boost::asio::awaitable<http_outcome> send(const endpoint& ep,
-                                              http::request<http::string_body>& req);
+                                              http::request<http::string_body>& req,
+                                              body_source* body = nullptr);
 
     // Drops every idle connection (for shutdown and tests).
     void close_idle();

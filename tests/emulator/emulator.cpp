@@ -1,4 +1,5 @@
 #include "emulator.hpp"
+#include "emu_util.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -29,54 +30,6 @@ namespace json = boost::json;
 using tcp = asio::ip::tcp;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
-namespace {
-
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-std::string url_decode(std::string_view s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '+') {
-            out += ' ';
-        } else if (s[i] == '%' && i + 2 < s.size()) {
-            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-            i += 2;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-std::map<std::string, std::string> parse_form(std::string_view body) {
-    std::map<std::string, std::string> out;
-    while (!body.empty()) {
-        auto amp = body.find('&');
-        auto part = body.substr(0, amp);
-        auto eq = part.find('=');
-        if (eq != std::string_view::npos) {
-            out[url_decode(part.substr(0, eq))] = url_decode(part.substr(eq + 1));
-        }
-        if (amp == std::string_view::npos) break;
-        body.remove_prefix(amp + 1);
-    }
-    return out;
-}
-
-std::string header(const std::map<std::string, std::string>& h, const std::string& name) {
-    auto it = h.find(name);
-    return it == h.end() ? std::string() : it->second;
-}
-
-json::object error_body(const std::string& code, const std::string& message) {
-    return json::object{{"error_code", code}, {"message", message}};
-}
-
-}  // namespace
 
 bool parse_fault(const std::string& text, std::pair<fault, double>& out) {
     const auto eq = text.find('=');
@@ -114,20 +67,12 @@ bool parse_fault(const std::string& text, std::pair<fault, double>& out) {
     return false;
 }
 
-struct server::reply {
-    enum class action { answer, reset, hang, trickle } act = action::answer;
-    unsigned status = 200;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::chrono::milliseconds delay{0};
-
-    static reply json_reply(unsigned status, const json::value& v) {
-        reply r;
-        r.status = status;
-        r.body = json::serialize(v);
-        return r;
-    }
-};
+server::reply server::reply::json_reply(unsigned status, const json::value& v) {
+    reply r;
+    r.status = status;
+    r.body = json::serialize(v);
+    return r;
+}
 
 server::server(asio::io_context& ioc, options opts)
     : ioc_(ioc),
@@ -200,6 +145,39 @@ asio::awaitable<void> server::serve(Stream& stream, tcp::socket& raw) {
         http::request_parser<http::string_body> parser;
         parser.body_limit(1024 * 1024);
         beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(120));
+        auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, nothrow);
+        if (hec) co_return;
+        {
+            // A file's bytes (PUT, PATCH) may be up to 512 MB; one of them may meet a reset
+            // half-way through its body.
+            const auto& h = parser.get();
+            const bool upload = (h.method() == http::verb::put || h.method() == http::verb::patch) &&
+                                h.target().find("/files/") != beast::string_view::npos;
+            if (upload) {
+                parser.body_limit(std::uint64_t{600} << 20);
+                const auto length = parser.content_length().value_or(0);
+                if (length > 1 && !opts_.upload_faults.empty()) {
+                    // Decided now, before the body: the fault is acted out half-way through it.
+                    bool mid = false;
+                    for (const auto& [kind, p] : opts_.upload_faults) {
+                        if (kind == "reset-mid-body" &&
+                            std::uniform_real_distribution<double>(0, 1)(rng_) < p)
+                            mid = true;
+                    }
+                    if (mid) {
+                        ++counters_.upload_faults;
+                        while (!parser.is_done() && parser.get().body().size() < length / 2) {
+                            auto [pec, pn] = co_await http::async_read_some(stream, buffer, parser, nothrow);
+                            if (pec) co_return;
+                        }
+                        boost::system::error_code ec;
+                        raw.set_option(asio::socket_base::linger(true, 0), ec);
+                        raw.close(ec);
+                        co_return;
+                    }
+                }
+            }
+        }
         auto [rec, n] = co_await http::async_read(stream, buffer, parser, nothrow);
         if (rec) co_return;
         auto req = parser.release();
@@ -308,6 +286,10 @@ server::reply server::handle(const std::string& method, const std::string& targe
                          {"status", r.act == reply::action::answer ? r.status : 0u}});
         return r;
     }
+    if (path.rfind("/data/foundation/import/batches/", 0) == 0 &&
+        path.find("/datasets/") != std::string::npos) {
+        return with_latency(file_call(method, headers, target, body));
+    }
     if (method == "POST" && path.rfind("/data/foundation/import/batches/", 0) == 0) {
         return batch_action(headers, target);
     }
@@ -327,14 +309,23 @@ server::reply server::handle(const std::string& method, const std::string& targe
                        {"faults_injected", counters_.faults_injected},
                        {"connections", counters_.connections},
                        {"api_in_flight", counters_.api_in_flight},
-                       {"max_api_in_flight", counters_.max_api_in_flight}};
+                       {"max_api_in_flight", counters_.max_api_in_flight},
+                       {"uploads", counters_.uploads},
+                       {"upload_bytes", counters_.upload_bytes},
+                       {"batches_completed", counters_.batches_completed},
+                       {"status_requests", counters_.status_requests},
+                       {"upload_faults", counters_.upload_faults}};
         return reply::json_reply(200, o);
+    }
+    if (method == "GET" && path == "/emulator/files") {
+        return reply::json_reply(200, stored_files());
     }
     if (method == "GET" && path == "/emulator/batches") {
         // Each with `listed`: whether Catalog's look-ups list it yet (--catalog-lag).
         json::array a;
         const auto now = now_ms();
-        for (const auto& b : batches_) {
+        for (auto& b : batches_) {
+            refresh_status(b);
             json::object copy = b;
             copy["listed"] = now - b.at("created").as_int64() >= opts_.catalog_lag.count();
             a.push_back(std::move(copy));
@@ -603,12 +594,14 @@ server::reply server::batch_action(const std::map<std::string, std::string>& hea
     if (q != std::string::npos) query = parse_form(target.substr(q + 1));
     const std::string id = path.substr(std::string("/data/foundation/import/batches/").size());
     const auto action = query.find("action");
-    if (action == query.end() || action->second != "ABORT") {
-        return reply::json_reply(400, error_body("400", "only action=ABORT is emulated"));
+    if (action == query.end() || (action->second != "ABORT" && action->second != "COMPLETE")) {
+        return reply::json_reply(400, error_body("400", "only action=ABORT and COMPLETE are emulated"));
     }
     const std::string sandbox = header(headers, "x-sandbox-name");
     for (auto& b : batches_) {
         if (b.at("id").as_string() != id || b.at("sandbox").as_string() != sandbox) continue;
+        if (action->second == "COMPLETE") return with_latency(complete_batch(b));
+        refresh_status(b);
         if (b.at("status").as_string() != "loading") {
             return reply::json_reply(400, error_body("400", "only a loading batch can be aborted"));
         }
@@ -639,7 +632,9 @@ server::reply server::lookup(const std::map<std::string, std::string>& headers,
     const std::string prefix = "/data/foundation/catalog/batches";
     json::object out;
     const std::string sandbox = header(headers, "x-sandbox-name");
+    for (auto& b : batches_) refresh_status(b);
     if (path.size() > prefix.size() + 1) {
+        ++counters_.status_requests;
         const std::string id = path.substr(prefix.size() + 1);
         for (const auto& b : batches_) {
             if (b.at("id").as_string() == id && b.at("sandbox").as_string() == sandbox) {

@@ -45,6 +45,15 @@ struct options {
     std::chrono::milliseconds ims_latency{0};      // added to every token answer
     std::chrono::milliseconds catalog_lag{0};  // a batch shows in Catalog this long after creation
     std::vector<std::pair<fault, double>> faults;  // probability (0..1) of each fault per create
+    // The full lifecycle: a completed batch is `processing` this long, then final.
+    std::chrono::milliseconds processing_time{200};
+    std::chrono::milliseconds abandon_after{0};  // a batch loading this long: abandoned (0: never)
+    // Per-dataset outcomes: "failed" (with errors), "partial:N" (success, N failed records),
+    // "stalled" (stays stalled), "abandoned"; others succeed.
+    std::map<std::string, std::string> dataset_outcomes;
+    // Faults on uploads (PUT, PATCH) and COMPLETEs (file and batch): reset-mid-body, 500,
+    // 503, 429 (with Retry-After: 1); probability 0..1 each.
+    std::vector<std::pair<std::string, double>> upload_faults;
     bool ims_down = false;                      // token endpoint answers 503 until /emulator/ims-up
     std::chrono::milliseconds ims_down_for{0};  // ...or for this long after start
     std::uint64_t seed = 0;                     // 0: random
@@ -64,6 +73,11 @@ struct counters {
     std::uint64_t unauthorized = 0;
     std::uint64_t bad_requests = 0;
     std::uint64_t lookups = 0;
+    std::uint64_t uploads = 0;          // PUT and PATCH requests
+    std::uint64_t upload_bytes = 0;     // body bytes of those accepted
+    std::uint64_t batches_completed = 0;
+    std::uint64_t status_requests = 0;
+    std::uint64_t upload_faults = 0;
     std::uint64_t faults_injected = 0;
     std::uint64_t connections = 0;
     std::uint64_t api_in_flight = 0;      // API requests (not IMS) read and not yet answered
@@ -82,7 +96,16 @@ class server {
     boost::asio::awaitable<void> serve(Stream& stream, boost::asio::ip::tcp::socket& raw);
     boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
 
-    struct reply;
+    // What an endpoint answers, or which fault it acts out instead.
+    struct reply {
+        enum class action { answer, reset, hang, trickle } act = action::answer;
+        unsigned status = 200;
+        std::string body;
+        std::vector<std::pair<std::string, std::string>> headers;
+        std::chrono::milliseconds delay{0};
+
+        static reply json_reply(unsigned status, const boost::json::value& v);
+    };
     reply handle(const std::string& method, const std::string& target,
                  const std::map<std::string, std::string>& headers, const std::string& body);
     reply token(const std::string& body);
@@ -91,6 +114,18 @@ class server {
     reply batch_action(const std::map<std::string, std::string>& headers,
                        const std::string& target);
     bool authorised(const std::map<std::string, std::string>& headers, std::string& why);
+    // The full lifecycle (lifecycle.cpp).
+    reply file_call(const std::string& method, const std::map<std::string, std::string>& headers,
+                    const std::string& target, const std::string& body);
+    reply complete_batch(boost::json::object& b);
+    reply with_latency(reply r) const {
+        r.delay = opts_.latency;
+        return r;
+    }
+    void refresh_status(boost::json::object& b);  // processing -> final, loading -> abandoned
+    boost::json::object stored_files() const;     // GET /emulator/files
+    // The upload fault to act out for this call, if any ("" for none).
+    std::string upload_fault();
     std::string new_batch_id();
 
     boost::asio::io_context& ioc_;
@@ -103,6 +138,17 @@ class server {
     std::vector<boost::json::object> batches_;  // in creation order
     boost::json::array create_log_;  // every create request: {"t_ms", "status"} (0: a fault)
     counters counters_;
+    // Each batch's files by "<dataset>/<remote>".
+    struct stored_file {
+        std::uint64_t size = 0;
+        std::string sha256;
+        std::uint64_t records = 0;  // newlines in it
+        bool large = false, complete = false, overlap = false;
+        std::map<std::uint64_t, std::string> parts;  // a large file's, by first byte
+        std::uint64_t total = 0;                     // from the parts' Content-Range
+    };
+    std::map<std::string, std::map<std::string, stored_file>> files_;
+    std::map<std::string, std::int64_t> completed_at_;  // batch id -> when COMPLETE came
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

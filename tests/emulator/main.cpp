@@ -28,12 +28,20 @@ constexpr const char* usage =
     "  --fault KIND=P            inject KIND with probability P (0..1 or N%); KIND is one of\n"
     "                            429, 500, 503, reset, reset-after-create, hang, malformed,\n"
     "                            trickle (a 201 head, then one body byte every 100 ms)\n"
+    "  --processing-time D       a completed batch is processing for D, then final (200ms)\n"
+    "  --abandon-after D         a batch still loading after D is abandoned (default never)\n"
+    "  --dataset-outcome DS=K    batches of dataset DS end K: failed (with errors),\n"
+    "                            partial:N (success, N failed records), stalled, abandoned\n"
+    "  --upload-fault KIND=P     on uploads and COMPLETEs: reset-mid-body (a PUT or PATCH\n"
+    "                            reset half-way through its body), reset-after-complete\n"
+    "                            (the batch completed, the answer lost), 500, 503, 429\n"
     "  --ims-down                token endpoint answers 503 until POST /emulator/ims-up\n"
     "  --ims-down-for D          token endpoint answers 503 for D after start\n"
     "  --seed N                  random seed (default: random)\n"
     "  --verbose                 log each request to stderr\n"
     "Test hooks: GET /emulator/stats, GET /emulator/batches, GET /emulator/tokens,\n"
     "GET /emulator/requests (arrival time and status of every create),\n"
+    "GET /emulator/files (each batch's files: size, sha256, large, complete),\n"
     "POST /emulator/revoke-tokens, POST /emulator/ims-down, POST /emulator/ims-up,\n"
     "POST /emulator/faults (body: 429=10%,...); a datasetId status-NNN is answered with NNN.\n";
 
@@ -97,6 +105,28 @@ int main(int argc, char** argv) {
                 return 64;
             }
             o.faults.push_back(f);
+        } else if (a == "--processing-time" && duration_arg(need(a.c_str()), d)) {
+            o.processing_time = d;
+        } else if (a == "--abandon-after" && duration_arg(need(a.c_str()), d)) {
+            o.abandon_after = d;
+        } else if (a == "--dataset-outcome" || a == "--upload-fault") {
+            const std::string v = need(a.c_str());
+            const auto eq = v.find('=');
+            if (eq == std::string::npos || eq == 0) {
+                std::fprintf(stderr, "aep-emulator: %s wants NAME=VALUE\n", a.c_str());
+                return 64;
+            }
+            if (a == "--dataset-outcome") {
+                o.dataset_outcomes[v.substr(0, eq)] = v.substr(eq + 1);
+            } else {
+                std::string p = v.substr(eq + 1);
+                double scale = 1;
+                if (!p.empty() && p.back() == '%') {
+                    p.pop_back();
+                    scale = 0.01;
+                }
+                o.upload_faults.emplace_back(v.substr(0, eq), std::stod(p) * scale);
+            }
         } else if (a == "--ims-down-for" && duration_arg(need(a.c_str()), d)) {
             o.ims_down_for = d;
         } else if (a == "--ims-down") {
