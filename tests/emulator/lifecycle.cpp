@@ -175,6 +175,7 @@ server::reply server::file_call(const std::string& method,
         return r;
     }
     if (method == "POST" && action == "COMPLETE") {
+        if (f.complete) return reply::json_reply(200, json::object{});  // a repeat: as before
         if (f.overlap) return reply::json_reply(400, error_body("400", "overlapping parts"));
         std::string all;
         for (const auto& [first, bytes] : f.parts) {
