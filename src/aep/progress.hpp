@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace aep {
 
@@ -28,5 +29,22 @@ struct entry_progress {
 std::string encode_progress(const entry_progress& p);
 // nullopt when `text` is not a progress record (garbled, foreign, or empty).
 std::optional<entry_progress> decode_progress(std::string_view text);
+
+// How far a full entry (one with files) got after its batch was created: the batch (never
+// created again), the files the API accepted, and when the batch's COMPLETE was accepted. Kept
+// in an attribute of its own (a full entry's record outgrows the inode anyway).
+struct full_progress {
+    std::string batch_id;
+    std::vector<bool> uploaded;              // by the entry's file index
+    std::optional<std::int64_t> completed_ms;  // Unix ms: tracking from then
+
+    bool operator==(const full_progress&) const = default;
+};
+// "<batch id> <completed ms or -> <files: a hex bitmap, file 0 in the lowest bit of the first
+// digit>": "01JBATCH 1796135700123 f3".
+std::string encode_full_progress(const full_progress& p);
+// nullopt when garbled; `files` is the entry's file count (a bitmap of another length is
+// foreign).
+std::optional<full_progress> decode_full_progress(std::string_view text, std::size_t files);
 
 }  // namespace aep

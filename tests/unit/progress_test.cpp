@@ -43,3 +43,24 @@ TEST(Progress, AnythingElseIsRefused) {
         EXPECT_FALSE(decode_progress(bad)) << '"' << bad << '"';
     }
 }
+
+namespace aep {
+namespace {
+
+TEST(FullProgress, RoundTripsAndRefusesWhatIsNotOne) {
+    full_progress p{"01JBATCHXYZ", {true, true, false, false, true}, 1796135700123};
+    EXPECT_EQ(encode_full_progress(p), "01JBATCHXYZ 1796135700123 31");
+    EXPECT_EQ(decode_full_progress(encode_full_progress(p), 5), p);
+    full_progress fresh{"B", std::vector<bool>(1500, false), std::nullopt};
+    const auto text = encode_full_progress(fresh);
+    EXPECT_EQ(text.size(), 2 + 2 + 375u) << "1 500 files in 375 digits";
+    EXPECT_EQ(decode_full_progress(text, 1500), fresh);
+    for (const char* bad : {"", "B", "B -", "B - 3 ", "B x 3", "B -5 3", "B - g", "B - 3f",
+                            "B/../x - 1", "B - 8"}) {
+        EXPECT_FALSE(decode_full_progress(bad, 3)) << bad;
+    }
+    EXPECT_FALSE(decode_full_progress("B - 1", 5)) << "another entry's file count";
+}
+
+}  // namespace
+}  // namespace aep
