@@ -8,7 +8,41 @@
 
 namespace aep {
 
-std::string done_record_text(const done_record_fields& f, const create_result& r) {
+namespace {
+void append_count(std::string& out, const char* key, const std::optional<std::int64_t>& v) {
+    out += ",\"";
+    out += key;
+    out += "\":";
+    out += v ? std::to_string(*v) : "null";
+}
+
+void append_full(std::string& out, const full_outcome& full) {
+    out += ",\"files\":[";
+    for (std::size_t i = 0; i < full.files.size(); ++i) {
+        const auto& s = full.files[i];
+        out += i ? ",{\"path\":" : "{\"path\":";
+        append_json_string(out, valid_utf8(s.path));
+        out += ",\"remote\":";
+        append_json_string(out, s.remote);
+        out += ",\"size\":" + std::to_string(s.size) + ",\"sha256\":";
+        append_json_string(out, s.sha256);
+        out += '}';
+    }
+    out += ']';
+    append_count(out, "recordCount", full.status ? full.status->record_count : std::nullopt);
+    append_count(out, "failedRecordCount",
+                 full.status ? full.status->failed_record_count : std::nullopt);
+    out += ",\"errors\":";
+    out += full.status ? boost::json::serialize(full.status->errors) : "[]";
+    out += ",\"completedAt\":";
+    append_json_string_or_null(out, full.completed_at);
+    out += ",\"finishedAt\":";
+    append_json_string_or_null(out, full.finished_at);
+}
+}  // namespace
+
+std::string done_record_text(const done_record_fields& f, const create_result& r,
+                             const full_outcome* full) {
     std::string out;
     out.reserve(256 + r.response.size() + f.entry.size());
     out += "{\"queue\":";
@@ -24,11 +58,13 @@ std::string done_record_text(const done_record_fields& f, const create_result& r
     out += ",\"stagePath\":";
     append_json_string_or_null(out, r.stage_path);
     out += ",\"status\":";
-    append_json_string(out, r.status);
+    append_json_string(out, full && full->status ? std::string_view(full->status->status)
+                                                 : std::string_view(r.status));
     out += ",\"attempts\":";
     out += std::to_string(f.attempts);
     out += ",\"createdAt\":";
     append_json_string(out, f.created_at);
+    if (full) append_full(out, *full);
     if (f.recovered) out += ",\"recovered\":true";
     out += ",\"response\":";
     out += r.response.empty() ? std::string_view("null") : std::string_view(r.response);
@@ -63,6 +99,13 @@ std::string failure_record_text(const failure_record_fields& f) {
         rec["requestId"] = valid_utf8(f.request_id);
     }
     rec["attempts"] = f.attempts;
+    if (!f.stage.empty()) {
+        rec["stage"] = f.stage;
+        rec["batchId"] = f.batch_id.empty() ? boost::json::value(nullptr) : boost::json::value(f.batch_id);
+        rec["status"] = f.status ? boost::json::value(f.status->status) : boost::json::value(nullptr);
+        rec["errors"] = f.status ? f.status->errors : boost::json::array();
+        if (!f.file.empty()) rec["file"] = valid_utf8(f.file);
+    }
     rec["failedAt"] = f.failed_at;
     return boost::json::serialize(rec) + "\n";
 }

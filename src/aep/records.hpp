@@ -5,6 +5,7 @@
 #pragma once
 
 #include "aep/batch_api.hpp"
+#include "aep/upload_api.hpp"
 #include "io/spool.hpp"
 
 #include <optional>
@@ -21,7 +22,24 @@ struct done_record_fields {
     int attempts = 0;
     bool recovered = false;
 };
-std::string done_record_text(const done_record_fields& f, const create_result& r);
+
+// What a full entry's records add (README, *Outcome files*): each file as sent, and the
+// batch's end as Catalog told it.
+struct sent_file {
+    std::string_view path, remote;
+    std::uint64_t size = 0;
+    std::string_view sha256;  // of the bytes sent
+};
+struct full_outcome {
+    std::vector<sent_file> files;
+    const batch_status* status = nullptr;  // the final one (nullptr: none seen)
+    std::string_view completed_at, finished_at;  // empty: not reached
+};
+
+// With `full`, `status` is the final status and files, recordCount, failedRecordCount,
+// errors (Catalog's, as given), completedAt and finishedAt follow createdAt.
+std::string done_record_text(const done_record_fields& f, const create_result& r,
+                             const full_outcome* full = nullptr);
 
 // The failure record: one line of JSON (with its newline). Empty strings and a missing status
 // are written as null; `entry`, `reason`, `response_body` and `request_id` may hold any bytes.
@@ -32,6 +50,10 @@ struct failure_record_fields {
     std::optional<unsigned> http_status;
     std::string_view response_body, request_id;
     int attempts = 0;
+    // A full entry's: where it failed (validate, create, upload, complete, track), its batch,
+    // the file at fault, and the batch's status and errors when known.
+    std::string_view stage, batch_id, file;
+    const batch_status* status = nullptr;
 };
 std::string failure_record_text(const failure_record_fields& f);
 
