@@ -99,7 +99,8 @@ class daemon_impl {
     api_channel api_{ctx_, client_};
     intake intake_{ctx_, read_boot_id(), [this] { maybe_finish_once(); }};
     workers workers_{ctx_, intake_, syncs_, api_, tokens_, [this] { entry_finished(); }};
-    health health_{ctx_, notify_, tokens_, client_, intake_, workers_.records()};
+    health health_{ctx_,    notify_, tokens_, client_, intake_, workers_.records(),
+                   workers_.tracked()};
     reloader reloader_{ioc_,
                        {cfg_, opts_.config_path, log_, notify_, files_, run_, tokens_, client_,
                         api_, intake_, workers_, health_, [this] { maybe_finish_once(); }}};

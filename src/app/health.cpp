@@ -41,13 +41,15 @@ void process_figures(metrics_gauges& g) {
 }  // namespace
 
 health::health(pipeline_context& ctx, sd_notifier& notify, const token_provider& tokens,
-               const https_client& client, const intake& in, const recorder& records)
+               const https_client& client, const intake& in, const recorder& records,
+               const tracker& tracked)
     : ctx_(ctx),
       notify_(notify),
       tokens_(tokens),
       client_(client),
       intake_(in),
       records_(records),
+      tracked_(tracked),
       heartbeat_timer_(ctx.ioc) {}
 
 std::unique_ptr<metrics_server> health::open(const std::string& listen) {
@@ -111,6 +113,7 @@ http_answer health::answer(std::string_view target) const {
         g.queues.push_back(std::move(mq));
     }
     g.in_flight = work.in_flight();
+    g.tracking = tracked_.tracking();
     g.token_requests = tokens_.stats().requests;
     g.token_failures = tokens_.stats().failures;
     g.connections_opened = client_.stats().connections_opened;

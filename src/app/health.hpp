@@ -11,6 +11,7 @@
 #include "pipeline/context.hpp"
 #include "pipeline/intake.hpp"
 #include "pipeline/recorder.hpp"
+#include "pipeline/tracker.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -25,7 +26,8 @@ namespace aep {
 class health {
   public:
     health(pipeline_context& ctx, sd_notifier& notify, const token_provider& tokens,
-           const https_client& client, const intake& in, const recorder& records);
+           const https_client& client, const intake& in, const recorder& records,
+           const tracker& tracked);
 
     // A listener on `listen` answering /metrics and /healthz; throws when it cannot listen.
     std::unique_ptr<metrics_server> open(const std::string& listen);
@@ -47,6 +49,7 @@ class health {
     const https_client& client_;
     const intake& intake_;
     const recorder& records_;
+    const tracker& tracked_;
     std::unique_ptr<metrics_server> listener_;
     boost::asio::steady_timer heartbeat_timer_;
     const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();

@@ -33,6 +33,16 @@ void metrics_counters::entry(const std::string& queue, outcome o, double seconds
 
 void metrics_counters::retry(const std::string& queue) { ++queues_[queue].retries; }
 
+void metrics_counters::uploaded(const std::string& queue, std::uint64_t bytes) {
+    auto& q = queues_[queue];
+    ++q.files_uploaded;
+    q.bytes_uploaded += bytes;
+}
+
+void metrics_counters::finished(const std::string& queue, const std::string& status) {
+    ++queues_[queue].final_statuses[status];
+}
+
 void metrics_counters::duplicate_aborted(const std::string& queue) {
     ++queues_[queue].duplicates_aborted;
 }
@@ -147,6 +157,9 @@ void render_gauges(writer& w, const metrics_gauges& g) {
     w.sample("aep_batchd_tls_handshakes_total", label("resumed", "true"), num(g.tls_resumed));
     by_result(w, "aep_batchd_config_reloads_total", "Reloads (SIGHUP), by result.", g.reloads,
               g.reload_failures);
+    w.family("aep_batchd_batches_tracked", "gauge",
+             "Completed batches being followed to their final status.");
+    w.sample("aep_batchd_batches_tracked", "", num(std::uint64_t{g.tracking}));
     w.family("aep_batchd_healthy", "gauge", "1 when /healthz answers 200, else 0.");
     w.sample("aep_batchd_healthy", "", g.healthy ? "1" : "0");
     w.family("process_start_time_seconds", "gauge", "Start time of the process (Unix time).");
@@ -223,9 +236,29 @@ std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
         w.sample("aep_batchd_duplicate_batches_aborted_total", label("queue", name),
                  num(q.duplicates_aborted));
     }
+    w.family("aep_batchd_files_uploaded_total", "counter",
+             "Data files accepted into their batches, by queue.");
+    for (const auto& [name, q] : queues) {
+        w.sample("aep_batchd_files_uploaded_total", label("queue", name), num(q.files_uploaded));
+    }
+    w.family("aep_batchd_uploaded_bytes_total", "counter",
+             "Bytes of the data files accepted into their batches, by queue.");
+    for (const auto& [name, q] : queues) {
+        w.sample("aep_batchd_uploaded_bytes_total", label("queue", name), num(q.bytes_uploaded));
+    }
+    w.family("aep_batchd_batches_finished_total", "counter",
+             "Full entries' batches by the final status Catalog gave, by queue.");
+    for (const auto& [name, q] : queues) {
+        auto statuses = q.final_statuses;
+        for (const char* st : {"success", "failed", "aborted", "abandoned"}) statuses.try_emplace(st, 0);
+        for (const auto& [st, n] : statuses) {
+            w.sample("aep_batchd_batches_finished_total",
+                     label("queue", name) + "," + label("status", st), num(n));
+        }
+    }
     auto requests = c.requests_;
     auto latency = c.latency_;
-    for (const char* kind : {"create", "lookup", "abort"}) {
+    for (const char* kind : {"create", "lookup", "abort", "upload", "file", "complete", "status"}) {
         for (const char* cls : {"2xx", "4xx", "429", "5xx", "transport"})
             requests.try_emplace({kind, cls}, 0);
         latency.try_emplace(kind);

@@ -52,6 +52,8 @@ class metrics_counters {
     void entry(const std::string& queue, outcome o, double seconds, double now);
     void retry(const std::string& queue);
     void duplicate_aborted(const std::string& queue);
+    void uploaded(const std::string& queue, std::uint64_t bytes);  // a file accepted
+    void finished(const std::string& queue, const std::string& status);  // a final status
 
     std::uint64_t entries(const std::string& queue, outcome o) const;
     std::uint64_t requests(std::string_view kind, std::string_view cls) const;
@@ -61,6 +63,8 @@ class metrics_counters {
     struct per_queue {
         std::uint64_t done = 0, failed = 0, retries = 0, duplicates_aborted = 0;
         double last_success = 0;  // Unix time of its last done entry; 0 before
+        std::uint64_t files_uploaded = 0, bytes_uploaded = 0;
+        std::map<std::string, std::uint64_t> final_statuses;  // a full entry's batch, by status
         histogram latency{entry_buckets};
     };
     std::map<std::string, per_queue> queues_;  // by queue name; kept after a queue is removed
@@ -81,6 +85,7 @@ struct metrics_gauges {
     std::uint64_t connections_opened = 0, tls_handshakes = 0, tls_resumed = 0;
     bool healthy = true;
     std::uint64_t reloads = 0, reload_failures = 0;
+    std::size_t tracking = 0;  // completed batches followed to their final status
     // Process metrics (the names Prometheus client libraries use).
     double start_time_seconds = 0;
     double cpu_seconds = 0;

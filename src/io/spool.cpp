@@ -336,6 +336,27 @@ bool spool::write_progress(const unique_fd& fd, const std::string& external_id,
     return fd && ::fsetxattr(fd.get(), external_id_xattr, value.data(), value.size(), 0) == 0;
 }
 
+bool spool::write_full_progress(const unique_fd& fd, const std::string& progress) {
+    return fd && ::fsetxattr(fd.get(), spool_full_progress_xattr, progress.data(), progress.size(),
+                             0) == 0;
+}
+
+std::optional<std::string> spool::read_full_progress(const unique_fd& fd) {
+    if (!fd) return std::nullopt;
+    std::string v(1024, '\0');
+    auto n = ::fgetxattr(fd.get(), spool_full_progress_xattr, v.data(), v.size());
+    if (n < 0 && errno == ERANGE) {
+        n = ::fgetxattr(fd.get(), spool_full_progress_xattr, nullptr, 0);
+        if (n > 0 && n < 65536) {
+            v.resize(static_cast<std::size_t>(n));
+            n = ::fgetxattr(fd.get(), spool_full_progress_xattr, v.data(), v.size());
+        }
+    }
+    if (n <= 0) return std::nullopt;
+    v.resize(static_cast<std::size_t>(n));
+    return v;
+}
+
 bool spool::stamp_external_id(const taken& t, const std::string& name,
                               const std::string& external_id) const {
     if (!t.fd) return stamp_external_id(name, external_id, sync_mode::by_caller);

@@ -25,6 +25,7 @@ inline constexpr const char* spool_stamp_xattr = "user.aepb";
 // Where version 0.1 stamped the externalId alone; still read, so that an upgrade finds its
 // entries' ids.
 inline constexpr const char* spool_legacy_stamp_xattr = "user.aep-batchd.external-id";
+inline constexpr const char* spool_full_progress_xattr = "user.aepb.full";
 
 // A file's identity for as long as it exists: its inode number and birth time (statx). A
 // rename, an extended attribute or content written in place keep it; no other file on the same
@@ -115,6 +116,10 @@ class spool {
     // system takes no user extended attributes or fd is not open.
     static bool write_progress(const unique_fd& fd, const std::string& external_id,
                                const std::string& progress);
+    // A full entry's progress (aep/progress.hpp: its batch, files, COMPLETE) in an attribute of
+    // its own, user.aepb.full, on its open file; read back by read_full_progress.
+    static bool write_full_progress(const unique_fd& fd, const std::string& progress);
+    static std::optional<std::string> read_full_progress(const unique_fd& fd);
 
     // syncfs(2) on the spool's file system: every change made on it before the call began
     // (content, extended attributes, renames, in every directory) is on the disk when it

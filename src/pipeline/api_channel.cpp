@@ -22,8 +22,45 @@ api_channel::api_channel(pipeline_context& ctx, https_client& client)
       import_ep_(make_endpoint(ctx.cfg.platform.import_url)),
       catalog_ep_(make_endpoint(ctx.cfg.platform.catalog_url)),
       gate_(ctx.cfg.http.rate_limit, ctx.cfg.http.concurrency),
-      slot_free_(ctx.ioc) {
+      slot_free_(ctx.ioc),
+      upload_free_(ctx.ioc) {
     slot_free_.expires_at(std::chrono::steady_clock::time_point::max());
+    upload_free_.expires_at(std::chrono::steady_clock::time_point::max());
+}
+
+asio::awaitable<bool> api_channel::acquire_upload() {
+    while (!ctx_.run.stopping()) {
+        if (uploads_in_use_ < ctx_.cfg.upload.concurrency) {
+            ++uploads_in_use_;
+            co_return true;
+        }
+        co_await upload_free_.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return false;
+}
+
+void api_channel::release_upload() {
+    --uploads_in_use_;
+    upload_free_.cancel_one();
+}
+
+asio::awaitable<std::optional<http_outcome>> api_channel::exchange_upload(
+    const char* kind, const endpoint& ep, http::request<http::string_body>& req,
+    body_source* body) {
+    while (!ctx_.run.stopping()) {
+        const auto now = std::chrono::steady_clock::now();
+        const auto until = gate_.paused_until();
+        if (until <= now) break;
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+                          std::chrono::milliseconds(1);
+        if (!co_await ctx_.run.pause(wait)) co_return std::nullopt;
+    }
+    if (ctx_.run.stopping()) co_return std::nullopt;
+    auto out = co_await client_.send(ep, req, body);
+    ctx_.metrics.request(kind,
+                         out.failure == transport_failure::none ? out.response.result_int() : 0,
+                         std::chrono::duration<double>(out.elapsed).count());
+    co_return out;
 }
 
 void api_channel::reconfigure(const config& next) {
@@ -31,6 +68,7 @@ void api_channel::reconfigure(const config& next) {
     catalog_ep_ = make_endpoint(next.platform.catalog_url);
     gate_.set_rate(next.http.rate_limit, next.http.concurrency);
     slot_free_.cancel();  // waiters look at the new number of slots (ctx.cfg, once assigned)
+    upload_free_.cancel();
 }
 
 // Waits for one of the http.concurrency request slots; false when stopping.

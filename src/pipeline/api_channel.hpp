@@ -33,6 +33,17 @@ class api_channel {
         const char* kind, const endpoint& ep, http::request<http::string_body>& req,
         const std::function<void()>* before_send = nullptr);
 
+    // An upload (a file's PUT or PATCH with `body`, or a file's INITIALIZE, HEAD, COMPLETE):
+    // no request slot and no rate limit, only the shared pause after a 429. The caller holds
+    // an upload slot (acquire_upload). nullopt when the daemon stops first.
+    boost::asio::awaitable<std::optional<http_outcome>> exchange_upload(
+        const char* kind, const endpoint& ep, http::request<http::string_body>& req,
+        body_source* body = nullptr);
+    // One of the upload.concurrency upload slots (files in flight, all batches together);
+    // false when stopping. Released with release_upload.
+    boost::asio::awaitable<bool> acquire_upload();
+    void release_upload();
+
     // The API asked us to slow down: everybody waits, not only the request that was told, for
     // `hint` when the server said, else retry.initial_backoff (at least 1 s); at most 10 min.
     void slow_down(const std::string& why, std::optional<std::chrono::milliseconds> hint);
@@ -43,7 +54,10 @@ class api_channel {
 
     // A reload: new endpoints and rate; requests waiting for a slot look at the new number.
     void reconfigure(const config& next);
-    void stop() { slot_free_.cancel(); }  // waiters see the stop
+    void stop() {  // waiters see the stop
+        slot_free_.cancel();
+        upload_free_.cancel();
+    }
 
   private:
     struct slot_guard;
@@ -58,6 +72,8 @@ class api_channel {
     send_gate gate_;
     int slots_in_use_ = 0;
     boost::asio::steady_timer slot_free_;  // requests waiting for a slot; release wakes one
+    int uploads_in_use_ = 0;
+    boost::asio::steady_timer upload_free_;  // files waiting for an upload slot
 };
 
 }  // namespace aep

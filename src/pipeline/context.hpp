@@ -15,8 +15,11 @@
 #include "io/metrics.hpp"
 #include "io/run_marker.hpp"
 #include "io/run_state.hpp"
+#include "aep/upload_api.hpp"
+#include "io/data_files.hpp"
 #include "io/spool.hpp"
 #include "policy/create_attempts.hpp"
+#include "policy/full_entry.hpp"
 #include "policy/work_queue.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -68,6 +71,20 @@ enum class record_place {
     separate,  // a new file in done/, written and synced before the entry is removed
 };
 
+// What a full entry (one with files) carries besides: its files as claimed, how far it got,
+// and, once known, where and how it ended.
+struct full_job {
+    std::vector<data_identity> identities;  // by file, taken at the claim
+    full_progress progress;                 // as last written with the entry
+    std::vector<std::string> sha256;        // of the bytes sent, by file ("" until sent)
+    create_result batch;                    // its batch
+    std::optional<batch_status> status;     // the final status (or the one after an abort)
+    // A failure's context for its record.
+    entry_stage stage = entry_stage::validate;
+    std::string file;  // the file at fault
+    std::string created_at, completed_at, finished_at;
+};
+
 // Everything one entry carries from claim to outcome; lives in its worker's frame.
 struct entry_job {
     spool_queue* q = nullptr;
@@ -83,6 +100,7 @@ struct entry_job {
     record_place place = record_place::separate;
     std::string unparsed;  // a suspected torn record: why its content is not an entry
     work_item item;        // as taken from the work queue; finished with the entry
+    std::optional<full_job> full;  // entries that name files
 };
 
 // The wall clock since the epoch, for what outlives a run: run markers and birth times compare

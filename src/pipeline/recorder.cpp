@@ -4,6 +4,7 @@
 #include "aep/records.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/json/serialize.hpp>
 
 namespace aep {
 
@@ -59,11 +60,22 @@ std::string done_text(const entry_job& job, const create_result& r, bool recover
     fields.entry = job.name;
     fields.dataset_id = job.entry.dataset_id;
     fields.external_id = *job.entry.external_id;
-    const std::string created_at = utc_timestamp();  // fields only view their strings
-    fields.created_at = created_at;
+    const std::string created_at =
+        job.full && !job.full->created_at.empty() ? job.full->created_at : utc_timestamp();
+    fields.created_at = created_at;  // fields only view their strings
     fields.attempts = job.attempts;
     fields.recovered = recovered;
-    return done_record_text(fields, r);
+    if (!job.full) return done_record_text(fields, r);
+    const auto& f = *job.full;
+    full_outcome full;
+    for (std::size_t i = 0; i < job.entry.files.size(); ++i) {
+        const auto& df = job.entry.files[i];
+        full.files.push_back({df.path, df.remote, f.identities[i].size, f.sha256[i]});
+    }
+    if (f.status) full.status = &*f.status;
+    full.completed_at = f.completed_at;
+    full.finished_at = f.finished_at;
+    return done_record_text(fields, r, &full);
 }
 }  // namespace
 
@@ -144,14 +156,57 @@ asio::awaitable<void> recorder::record_success(entry_job& job, create_result& r,
     count_created(job, r, recovered);
 }
 
+void recorder::created_full(const entry_job& job) {
+    log_created(job, job.full->batch, false);
+}
+
+asio::awaitable<void> recorder::finished(entry_job& job) {
+    auto& f = *job.full;
+    const auto& st = *f.status;
+    const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - job.started);
+    const std::string errors = boost::json::serialize(st.errors);
+    ctx_.metrics.finished(job.q->cfg.name, st.status);
+    if (st.k == batch_status::kind::succeeded) {
+        create_result r = f.batch;
+        co_await record_success(job, r, false);
+        ctx_.log.info("batch succeeded",
+                      {{"queue", job.q->cfg.name},
+                       {"batch_id", f.batch.batch_id},
+                       {"status", st.status},
+                       {"records", st.record_count.value_or(-1)},
+                       {"failed_records", st.failed_record_count.value_or(-1)},
+                       {"errors", errors},
+                       {"latency_ms", static_cast<std::int64_t>(latency.count())},
+                       {"entry", job.name}});
+        co_return;
+    }
+    f.stage = entry_stage::track;
+    ctx_.log.warn("batch failed", {{"queue", job.q->cfg.name},
+                                   {"batch_id", f.batch.batch_id},
+                                   {"status", st.status},
+                                   {"records", st.record_count.value_or(-1)},
+                                   {"failed_records", st.failed_record_count.value_or(-1)},
+                                   {"errors", errors},
+                                   {"latency_ms", static_cast<std::int64_t>(latency.count())},
+                                   {"entry", job.name}});
+    const failure why{"the batch ended " + st.status + " (Catalog's errors are in `errors`)",
+                      std::nullopt, {}, {}};
+    co_await failed(job, why);
+}
+
 void recorder::count_created(const entry_job& job, const create_result& r, bool recovered) {
-    const spool_queue& q = *job.q;
     ++stats_.done;
     stats_.last_success = std::chrono::system_clock::now();
-    ctx_.metrics.entry(q.cfg.name, metrics_counters::outcome::done, seconds_since(job.started),
+    ctx_.metrics.entry(job.q->cfg.name, metrics_counters::outcome::done, seconds_since(job.started),
                        unix_seconds(stats_.last_success));
     stats_.last_progress = std::chrono::steady_clock::now();
     stats_.last_batch = r.batch_id;
+    if (!job.full) log_created(job, r, recovered);
+}
+
+void recorder::log_created(const entry_job& job, const create_result& r, bool recovered) {
+    const spool_queue& q = *job.q;
     const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - job.started);
     ctx_.log.info(recovered ? "batch recovered" : "batch created",
@@ -177,6 +232,13 @@ asio::awaitable<void> recorder::failed(entry_job& job, const failure& why) {
     f.response_body = why.response_body;
     f.request_id = why.request_id;
     f.attempts = job.attempts;
+    if (job.full) {
+        const auto& full = *job.full;
+        f.stage = to_string(full.stage);
+        f.batch_id = full.batch.batch_id;
+        f.file = full.file;
+        if (full.status) f.status = &*full.status;
+    }
     const std::string failed_at = utc_timestamp();
     f.failed_at = failed_at;
     const std::string text = failure_record_text(f);

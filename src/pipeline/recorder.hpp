@@ -38,6 +38,12 @@ class recorder {
     // request slot goes to the next entry at once.
     boost::asio::awaitable<handling> created(entry_job& job, create_result& r, bool recovered);
     boost::asio::awaitable<void> failed(entry_job& job, const failure& why);
+    // A full entry's batch reached its final status (job.full->status): done/ for a success,
+    // failed/ with Catalog's errors otherwise. The caller finishes the entry's name.
+    boost::asio::awaitable<void> finished(entry_job& job);
+    // Logs `batch created` for a full entry, whose record comes at its end.
+    void created_full(const entry_job& job);
+    void finish(const work_item& item) { finish_(item); }
 
     int recording() const { return recording_; }  // records being written apart
     const outcome_stats& stats() const { return stats_; }
@@ -47,6 +53,7 @@ class recorder {
     boost::asio::awaitable<void> record_success(entry_job& job, create_result& r, bool recovered);
     boost::asio::awaitable<void> record_apart(entry_job job, create_result r, bool recovered);
     void count_created(const entry_job& job, const create_result& r, bool recovered);
+    void log_created(const entry_job& job, const create_result& r, bool recovered);
 
     pipeline_context& ctx_;
     group_sync& syncs_;

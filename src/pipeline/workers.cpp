@@ -17,7 +17,9 @@ workers::workers(pipeline_context& ctx, intake& in, group_sync& syncs, api_chann
                 return intake_.work().in_flight() == 1 && recorder_.recording() == 0 &&
                        syncs.running() == 0;
             }),
-      create_(ctx, api, tokens) {}
+      create_(ctx, api, tokens),
+      full_(ctx, api, tokens, syncs),
+      tracker_(ctx, api, tokens, recorder_) {}
 
 void workers::spawn_to_target() {
     for (int i = running_; i < target(); ++i) spawn();
@@ -75,11 +77,34 @@ asio::awaitable<void> workers::run_entry(const work_item& item) {
                 break;
             }
             case take_stage::outcome::kind::create: {
+                if (!job.entry.files.empty()) {
+                    // Every file is checked before any batch exists.
+                    const auto problem = co_await full_.validate(job);
+                    if (!problem.empty()) {
+                        if (!job.full) job.full.emplace();
+                        job.full->stage = entry_stage::validate;
+                        const failure why{problem, std::nullopt, {}, {}};
+                        co_await recorder_.failed(job, why);
+                        break;
+                    }
+                    if (!job.full->progress.batch_id.empty()) {
+                        // An earlier run created its batch: never a second one.
+                        create_result known;
+                        known.batch_id = job.full->progress.batch_id;
+                        known.status = "loading";
+                        if (co_await run_full(job, known, true)) handled = recorder::handling::apart;
+                        break;
+                    }
+                }
                 auto made = co_await create_.run(job);
                 using k = create_stage::outcome::kind;
-                if (made.k == k::created || made.k == k::recovered) {
+                if ((made.k == k::created || made.k == k::recovered) && job.full) {
+                    if (co_await run_full(job, made.batch, made.k == k::recovered))
+                        handled = recorder::handling::apart;
+                } else if (made.k == k::created || made.k == k::recovered) {
                     handled = co_await recorder_.created(job, made.batch, made.k == k::recovered);
                 } else if (made.k == k::failed) {
+                    if (job.full) job.full->stage = entry_stage::create;
                     co_await recorder_.failed(job, made.why);
                 }
                 break;
@@ -92,6 +117,23 @@ asio::awaitable<void> workers::run_entry(const work_item& item) {
                        {{"queue", job.q->cfg.name}, {"entry", job.name}, {"error", e.what()}});
     }
     if (handled == recorder::handling::here) finish(item);
+}
+
+asio::awaitable<bool> workers::run_full(entry_job& job, const create_result& batch,
+                                        bool recovered) {
+    auto& f = *job.full;
+    f.batch = batch;
+    if (f.created_at.empty()) f.created_at = utc_timestamp();
+    if (!recovered || job.full->progress.batch_id.empty()) recorder_.created_full(job);
+    auto ran = co_await full_.run(job);
+    using k = full_stage::outcome::kind;
+    if (ran.k == k::failed) {
+        co_await recorder_.failed(job, ran.why);
+        co_return false;
+    }
+    if (ran.k != k::completed) co_return false;  // a stop: it stays in processing/
+    tracker_.track(std::move(job));
+    co_return true;
 }
 
 // The entry's outcome is recorded (or it was left for a later attempt): its name may be taken

@@ -7,9 +7,11 @@
 
 #include "pipeline/context.hpp"
 #include "pipeline/create_stage.hpp"
+#include "pipeline/full_stage.hpp"
 #include "pipeline/intake.hpp"
 #include "pipeline/recorder.hpp"
 #include "pipeline/take_stage.hpp"
+#include "pipeline/tracker.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -30,11 +32,15 @@ class workers {
 
     const recorder& records() const { return recorder_; }
     recorder& records() { return recorder_; }
+    const tracker& tracked() const { return tracker_; }
 
   private:
     void spawn();
     boost::asio::awaitable<void> work();
     boost::asio::awaitable<void> run_entry(const work_item& item);
+    // A full entry from its batch to the tracker (or failed/); true when the tracker took it.
+    boost::asio::awaitable<bool> run_full(entry_job& job, const create_result& batch,
+                                          bool recovered);
     void finish(const work_item& item);
 
     pipeline_context& ctx_;
@@ -43,6 +49,8 @@ class workers {
     recorder recorder_;
     take_stage take_;
     create_stage create_;
+    full_stage full_;
+    tracker tracker_;
     int running_ = 0;  // more than target() after a reload lowered the concurrency
 };
 
