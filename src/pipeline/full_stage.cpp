@@ -161,7 +161,13 @@ asio::awaitable<full_stage::outcome> full_stage::run(entry_job& job) {
         if (!co_await save_progress(job, true)) co_return o;
     }
     if (f.progress.completed_ms) {
+        // Completed by an earlier run: the tracker goes on (the files are hashed for the record).
         o.k = outcome::kind::completed;
+        if (auto problem = co_await hash_sent(job); !problem.empty()) {
+            // Changed after the batch was completed: the batch is AEP's now; the record says so.
+            ctx_.log.warn("a file changed after its batch was completed",
+                          {{"queue", job.q->cfg.name}, {"entry", job.name}, {"error", problem}});
+        }
         co_return o;
     }
     // Lanes take the files in turn, each file holding one of the upload slots while it goes.
@@ -208,7 +214,51 @@ asio::awaitable<full_stage::outcome> full_stage::run(entry_job& job) {
         co_return o;
     }
     if (stopped || ctx_.run.stopping()) co_return o;
+    if (auto problem = co_await hash_sent(job); !problem.empty()) {
+        o.k = outcome::kind::failed;
+        o.why.reason = problem;
+        f.stage = entry_stage::upload;
+        co_await abort(job);
+        co_return o;
+    }
     co_return co_await complete(job);
+}
+
+// Files an earlier run sent: their bytes hashed now (the file as it is, checked against its
+// identity), for the record and against the entry's sha256. A problem names the file.
+asio::awaitable<std::string> full_stage::hash_sent(entry_job& job) {
+    auto& f = *job.full;
+    for (std::size_t i = 0; i < job.entry.files.size(); ++i) {
+        if (!f.sha256[i].empty()) continue;
+        const std::string dir = job.q->cfg.data_dir;
+        const std::string path = job.entry.files[i].path;
+        const data_identity claimed = f.identities[i];
+        const auto hash = [dir, path, claimed]() -> std::pair<std::string, std::string> {
+            auto opened = reopen_data_file(dir, path, claimed);
+            if (!opened.problem.empty()) return {std::string(), opened.problem};
+            sha256 h;
+            std::string buf(piece_bytes, '\0');
+            for (std::uint64_t at = 0; at < claimed.size;) {
+                const auto n = read_at(opened.fd.get(), at, buf.data(), buf.size(), path);
+                if (n == 0) return {std::string(), "file " + path + ": shorter than at the claim"};
+                h.update(buf.data(), n);
+                at += n;
+            }
+            return {h.hex(), std::string()};
+        };
+        auto [hex, problem] = co_await ctx_.files.run(hash);
+        const auto& want = job.entry.files[i].sha256;
+        if (problem.empty() && want && *want != hex) {
+            problem = "file " + path + ": its bytes do not match the entry's sha256 (expected " +
+                      *want + ", read " + hex + ")";
+        }
+        if (!problem.empty()) {
+            f.file = path;
+            co_return problem;
+        }
+        f.sha256[i] = hex;
+    }
+    co_return std::string();
 }
 
 asio::awaitable<full_stage::file_result> full_stage::upload_file(entry_job& job, std::size_t i) {

@@ -47,6 +47,7 @@ class full_stage {
     boost::asio::awaitable<file_result> send_file(entry_job& job, std::size_t i, const unique_fd& fd);
     boost::asio::awaitable<bool> save_progress(entry_job& job, bool sync);
     boost::asio::awaitable<std::string> verify_all(entry_job& job);
+    boost::asio::awaitable<std::string> hash_sent(entry_job& job);
     boost::asio::awaitable<outcome> complete(entry_job& job);
     boost::asio::awaitable<void> abort(entry_job& job);
 
