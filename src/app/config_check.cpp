@@ -19,6 +19,11 @@ void check_spools(const config& cfg, spool_rights_of rights, checked_config& out
     for (std::size_t i = 0; i < cfg.queues.size(); ++i) {
         const std::string key = "queues[" + std::to_string(i) + "].spool: ";
         const std::string& root = cfg.queues[i].spool;
+        const std::string& data = cfg.queues[i].data_dir;
+        if (!data.empty() && data.front() == '/') {
+            if (auto p = data_dir_problem(data, daemon_user); !p.empty())
+                out.errors.push_back("queues[" + std::to_string(i) + "].data_dir: " + p);
+        }
         if (root.empty() || root.front() != '/') continue;
         for (const auto& w : audit_spool_layout(root)) out.warnings.push_back(key + w);
         for (const auto& e : spool_usability_problems(root, daemon_user)) out.errors.push_back(key + e);

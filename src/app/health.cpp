@@ -140,7 +140,8 @@ std::string health::status() const {
     const auto& work = intake_.work();
     const auto& s = records_.stats();
     return (ctx_.run.stopping() ? "stopping: " : "") +
-           status_text(work.pending(), work.in_flight(), s.done, s.failed, s.last_batch);
+           status_text(work.pending(), work.in_flight(), s.done, s.failed, s.last_batch,
+                       tracked_.tracking());
 }
 
 void health::start_heartbeat() {

@@ -40,10 +40,12 @@ void sd_notifier::send(std::string_view state) const {
 }
 
 std::string status_text(std::size_t pending, std::size_t in_flight, std::uint64_t done,
-                        std::uint64_t failed, std::string_view last_batch) {
+                        std::uint64_t failed, std::string_view last_batch,
+                        std::size_t tracking) {
     std::string s = "pending " + std::to_string(pending) + ", in flight " +
                     std::to_string(in_flight) + ", done " + std::to_string(done) + ", failed " +
                     std::to_string(failed);
+    if (tracking > 0) s += ", tracking " + std::to_string(tracking);
     if (!last_batch.empty()) s += ", last batch " + std::string(last_batch);
     return s;
 }

@@ -133,6 +133,22 @@ std::vector<std::string> spool_usability_problems(const std::string& root, const
     return out;
 }
 
+std::string data_dir_problem(const std::string& dir, const spool_user& who) {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) return dir + ": " + std::strerror(errno);
+    if (!S_ISDIR(st.st_mode)) return dir + " is not a directory";
+    if (!may(dir, st, who, R_OK | X_OK)) {
+        return dir + ": " + who.name +
+               " may not read it; give the daemon's group read access (chgrp aep-batchd and "
+               "chmod g+rx, or an ACL), or choose another directory";
+    }
+    if (dir == "/home" || dir.rfind("/home/", 0) == 0) {
+        return dir + " is below /home, which the packaged unit hides (ProtectHome=yes): use "
+                     "another directory, or `systemctl edit aep-batchd` with ProtectHome=read-only";
+    }
+    return {};
+}
+
 std::optional<std::vector<std::string>> unit_writable_paths() {
     std::vector<std::string> files;
     for (const char* unit : {"/etc/systemd/system/aep-batchd.service",

@@ -29,6 +29,10 @@ spool_user spool_self_user();  // this process
 // the spool's directory.
 std::vector<std::string> spool_usability_problems(const std::string& root, const spool_user& who);
 
+// Why `who` could not read an entry's files beneath the queue's data_dir ("" when it can): it
+// must be an existing directory that `who` may list and pass through.
+std::string data_dir_problem(const std::string& dir, const spool_user& who);
+
 // Where a unit with ProtectSystem=strict lets the daemon write (its ReadWritePaths=, read from
 // the installed unit and its drop-ins); nullopt when the unit is not installed.
 std::optional<std::vector<std::string>> unit_writable_paths();

@@ -39,6 +39,26 @@ asio::awaitable<bool> api_channel::acquire_upload() {
     co_return false;
 }
 
+asio::awaitable<bool> api_channel::upload_budget(std::size_t bytes) {
+    while (!ctx_.run.stopping()) {
+        const double rate = static_cast<double>(ctx_.cfg.upload.max_rate);
+        if (rate <= 0) co_return true;
+        const auto now = std::chrono::steady_clock::now();
+        const double elapsed = std::chrono::duration<double>(now - upload_refilled_).count();
+        upload_refilled_ = now;
+        upload_tokens_ = std::min(rate, upload_tokens_ + elapsed * rate);
+        const double want = std::min(static_cast<double>(bytes), rate);  // a piece above a second's worth waits a second
+        if (upload_tokens_ >= want) {
+            upload_tokens_ -= static_cast<double>(bytes);  // may go below 0: the next waits longer
+            co_return true;
+        }
+        const auto wait = std::chrono::milliseconds(
+            static_cast<std::int64_t>((want - upload_tokens_) / rate * 1000.0) + 1);
+        if (!co_await ctx_.run.pause(wait)) co_return false;
+    }
+    co_return false;
+}
+
 void api_channel::release_upload() {
     --uploads_in_use_;
     upload_free_.cancel_one();

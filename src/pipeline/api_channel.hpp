@@ -43,6 +43,9 @@ class api_channel {
     // false when stopping. Released with release_upload.
     boost::asio::awaitable<bool> acquire_upload();
     void release_upload();
+    // upload.max_rate for all uploads together: waits until `bytes` more may leave (a token
+    // bucket holding one second's worth). False when stopping.
+    boost::asio::awaitable<bool> upload_budget(std::size_t bytes);
 
     // The API asked us to slow down: everybody waits, not only the request that was told, for
     // `hint` when the server said, else retry.initial_backoff (at least 1 s); at most 10 min.
@@ -73,6 +76,8 @@ class api_channel {
     int slots_in_use_ = 0;
     boost::asio::steady_timer slot_free_;  // requests waiting for a slot; release wakes one
     int uploads_in_use_ = 0;
+    double upload_tokens_ = 0;  // bytes that may leave now (upload.max_rate)
+    std::chrono::steady_clock::time_point upload_refilled_ = std::chrono::steady_clock::now();
     boost::asio::steady_timer upload_free_;  // files waiting for an upload slot
 };
 

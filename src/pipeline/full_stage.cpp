@@ -19,8 +19,12 @@ constexpr std::size_t piece_bytes = 256 * 1024;
 // when the piece continues what was hashed before.
 class file_body : public body_source {
   public:
-    file_body(file_pool& files, int fd, std::string what)
-        : files_(files), fd_(fd), what_(std::move(what)), buf_(std::make_shared<std::string>(piece_bytes, '\0')) {}
+    file_body(file_pool& files, api_channel& api, int fd, std::string what)
+        : files_(files),
+          api_(api),
+          fd_(fd),
+          what_(std::move(what)),
+          buf_(std::make_shared<std::string>(piece_bytes, '\0')) {}
 
     // The range the next request sends; hashing continues only from where it stopped.
     void reset(std::uint64_t offset, std::uint64_t length) {
@@ -41,6 +45,7 @@ class file_body : public body_source {
         const auto read = [fd, at, want, buf, what] { return read_at(fd, at, buf->data(), want, what); };
         const std::size_t n = co_await files_.run(read);
         if (n < want) throw spool_error(what_ + ": shorter than at the claim (it changed)");
+        if (!co_await api_.upload_budget(n)) throw spool_error(what_ + ": not sent: stopping");
         if (hashing_ && at == hashed_) {
             hash_.update(buf->data(), n);
             hashed_ += n;
@@ -57,6 +62,7 @@ class file_body : public body_source {
 
   private:
     file_pool& files_;
+    api_channel& api_;
     int fd_;
     std::string what_;
     std::shared_ptr<std::string> buf_;
@@ -186,9 +192,13 @@ asio::awaitable<full_stage::outcome> full_stage::run(entry_job& job) {
             try {
                 r = co_await upload_file(job, i);
             } catch (const std::exception& e) {
-                r.why.reason = "file " + job.entry.files[i].path + ": " + e.what();
-                r.permanent = true;
-                f.file = job.entry.files[i].path;
+                if (ctx_.run.stopping()) {
+                    r.stopped = true;  // cut off by the stop: the file goes again next run
+                } else {
+                    r.why.reason = "file " + job.entry.files[i].path + ": " + e.what();
+                    r.permanent = true;
+                    f.file = job.entry.files[i].path;
+                }
             }
             if (r.stopped) stopped = true;
             if (!r.ok && !r.stopped && !failed) {
@@ -292,7 +302,7 @@ asio::awaitable<full_stage::file_result> full_stage::send_file(entry_job& job, s
     const std::uint64_t size = f.identities[i].size;
     const auto started = std::chrono::steady_clock::now();
     file_upload m(ctx_.cfg.upload, ctx_.cfg.retry, size, job.resumed);
-    file_body body(ctx_.files, fd.get(), "file " + df.path);
+    file_body body(ctx_.files, api_, fd.get(), "file " + df.path);
     const std::string dir = job.q->cfg.data_dir;
     file_result r;
     auto step = m.next();

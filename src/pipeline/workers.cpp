@@ -73,6 +73,11 @@ asio::awaitable<void> workers::run_entry(const work_item& item) {
                 break;
             case take_stage::outcome::kind::fail: {
                 const failure why{taken.reason, std::nullopt, {}, {}};
+                if (taken.reason.rfind("files", 0) == 0) {
+                    // Its files are wrong: no batch was made (stage validate in the record).
+                    job.full.emplace();
+                    job.full->stage = entry_stage::validate;
+                }
                 co_await recorder_.failed(job, why);
                 break;
             }

@@ -185,6 +185,20 @@ class Full(WorldTestCase):
         for name, (_, reason) in cases.items():
             self.assertIn(reason, q.error_record(name)["reason"], name)
         self.assertEqual(w.emulator.stats()["batches_created"], 0, "no batch for a bad entry")
+        # --check: a data_dir that is missing, or a file.
+        import subprocess
+        from harness import BATCHD
+        bad = json.loads(cfg.read_text())
+        bad["queues"][0]["data_dir"] = str(w.dir / "nowhere")
+        checked = w.dir / "check.yaml"
+        checked.write_text(json.dumps(bad))
+        p = subprocess.run([BATCHD, "--check", "-c", str(checked)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 78, p.stdout)
+        self.assertIn(f"queues[0].data_dir: {w.dir}/nowhere: No such file or directory", p.stdout)
+        bad["queues"][0]["data_dir"] = str(data / "ok.json")
+        checked.write_text(json.dumps(bad))
+        p = subprocess.run([BATCHD, "--check", "-c", str(checked)], capture_output=True, text=True, timeout=60)
+        self.assertIn("is not a directory", p.stdout)
         # A queue without data_dir refuses entries with files.
         cfg_json = json.loads(cfg.read_text())
         del cfg_json["queues"][0]["data_dir"]
