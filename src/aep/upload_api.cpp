@@ -62,6 +62,7 @@ http::request<http::string_body> file_action_request(const endpoint& import_ep,
                                                      std::string_view action) {
     auto req = api_request(http::verb::post,
                            file_path(import_ep, t) + "?action=" + std::string(action), as);
+    req.set(http::field::content_type, "application/json");  // required by the spec, no body
     req.content_length(0);
     return req;
 }

@@ -32,7 +32,8 @@ http::request<http::string_body> file_put_request(const endpoint& import_ep, con
 http::request<http::string_body> file_part_request(const endpoint& import_ep, const api_caller& as,
                                                    const file_target& t, std::uint64_t first,
                                                    std::uint64_t last, std::uint64_t total);
-// POST ?action=INITIALIZE or ?action=COMPLETE of a large file, and its HEAD.
+// POST ?action=INITIALIZE or ?action=COMPLETE of a large file (Content-Type application/json,
+// as the spec requires, and no body), and its HEAD.
 http::request<http::string_body> file_action_request(const endpoint& import_ep,
                                                      const api_caller& as, const file_target& t,
                                                      std::string_view action);

@@ -50,6 +50,27 @@ class Prism:
         self.log_path.write_text("\n".join(self.lines))
 
 
+def docs_spec(official, out):
+    """The batch-ingestion spec as Adobe's documentation has the uploads: the PUT of a file
+    carries its bytes (the spec gives it no body at all) and a PATCH part its raw bytes (the spec
+    says multipart/form-data), both as application/octet-stream. Everything else is the official
+    text, so headers, parameters and the other calls are checked as they are."""
+    lines = official.read_text().splitlines()
+    start = lines.index("  /batches/{batchId}/datasets/{datasetId}/files/{filePath}:")
+    put = lines.index("    put:", start)
+    patch = lines.index("    patch:", put)
+    body = ["      requestBody:", "        content:", "          application/octet-stream:",
+            "            schema:", "              type: string", "              format: binary",
+            "        required: true"]
+    put_responses = lines.index("      responses:", put)
+    patch_body = lines.index("      requestBody:", patch)
+    patch_end = lines.index("        required: true", patch_body)
+    lines = (lines[:put_responses] + body + lines[put_responses:patch_body] + body +
+             lines[patch_end + 1:])
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
 def violations(lines):
     return [l for l in lines if "Violation: request" in l or ("request" in l and "✖" in l)]
 
@@ -58,7 +79,8 @@ class Contract(unittest.TestCase):
     def setUp(self):
         self.world = World()
         self.addCleanup(self.world.close)
-        self.ingest = Prism(OPENAPI_DIR / "batch-ingestion.yaml", self.world.dir / "prism-ingest.log")
+        spec = docs_spec(OPENAPI_DIR / "batch-ingestion.yaml", self.world.dir / "batch-ingestion.docs.yaml")
+        self.ingest = Prism(spec, self.world.dir / "prism-ingest.log")
         self.addCleanup(self.ingest.stop)
         self.catalog = Prism(OPENAPI_DIR / "catalog.yaml", self.world.dir / "prism-catalog.log")
         self.addCleanup(self.catalog.stop)
@@ -93,6 +115,46 @@ class Contract(unittest.TestCase):
         self.assertEqual(len(lookups), 1, "\n".join(catalog))
         passed = [l for l in ingest + catalog if "The request passed the validation rules" in l]
         self.assertEqual(len(passed), 8, "\n".join(ingest + catalog))
+        self.assertEqual(violations(ingest), [], "\n".join(ingest))
+        self.assertEqual(violations(catalog), [], "\n".join(catalog))
+
+    def test_a_full_entrys_requests_validate_but_for_the_specs_multipart_patch(self):
+        # A full entry: a small file by PUT, a large one by INITIALIZE, two PATCH parts and
+        # COMPLETE, the batch's COMPLETE, then Catalog's status. Prism answers with the spec's
+        # examples; its status example is keyed by another batch id, so the entry ends at
+        # stage track after its polls: only the requests are the point here. The uploads are
+        # checked against the spec as the documentation has them (docs_spec), and a filePath
+        # without folders: the spec's path parameter cannot hold a '/', which Adobe's
+        # documentation allows (partitions such as date=2026-12-01/).
+        w = self.world
+        cfg = json.loads(w.config(queues=["json"], import_url=f"http://127.0.0.1:{self.ingest.port}",
+                                  catalog_url=f"http://127.0.0.1:{self.catalog.port}",
+                                  retry={"max_attempts": 2}).read_text())
+        data = w.dir / "data"
+        data.mkdir()
+        (data / "small.json").write_text('{"a": 1}\n')
+        (data / "large.json").write_bytes(b"x" * (1024 * 1024 + 512 * 1024) + b"\n")
+        cfg["queues"][0]["data_dir"] = str(data)
+        cfg["upload"] = {"large_file_threshold": "1MiB", "part_size": "1MiB"}
+        cfg["track"] = {"poll_initial": "100ms", "poll_max": "200ms", "max_wait": "1m"}
+        path = w.dir / "full.yaml"
+        path.write_text(json.dumps(cfg))
+        w.spool("json").drop("full", json.dumps(
+            {"datasetId": "ds1", "files": ["small.json", {"path": "large.json", "remote": "date=2026-12-01.large.json"}]}))
+        rc, log = w.run_once(path)
+        ingest, catalog = self.ingest.output(), self.catalog.output()
+        received = [l for l in ingest if "Request received" in l]
+        batch = "/batches/01EQ1C48TR4GD4FE7NH2522TCQ"
+        large = f"{batch}/datasets/ds1/files/date=2026-12-01.large.json "
+        count = lambda what: sum(what in l for l in received)  # Prism logs no query string
+        self.assertEqual(count(f"put {batch}/datasets/ds1/files/small.json "), 1, "\n".join(ingest) + log)
+        self.assertEqual(count(f"post {large}"), 2, "INITIALIZE and COMPLETE of the large file")
+        self.assertEqual(count(f"patch {large}"), 2, "two parts")
+        self.assertEqual(count(f"post {batch} "), 1, "the batch's COMPLETE")
+        passed = [l for l in ingest if "The request passed the validation rules" in l]
+        self.assertEqual(len(passed), len(received), "\n".join(ingest))
+        self.assertTrue(any("get /batches/01EQ1C48TR4GD4FE7NH2522TCQ" in l for l in catalog),
+                        "\n".join(catalog))
         self.assertEqual(violations(ingest), [], "\n".join(ingest))
         self.assertEqual(violations(catalog), [], "\n".join(catalog))
 

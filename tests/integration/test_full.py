@@ -120,6 +120,22 @@ class Full(WorldTestCase):
                 self.assertEqual(f["sha256"], files[f["path"]])
         self.assert_each_entry_one_completed_batch(w, records)
 
+    def test_max_rate_caps_the_bytes_per_second_of_all_uploads(self):
+        # 4 MiB at 1 MiB/s, with a second's burst: at least 3 s (a lower bound only; a slow
+        # machine only makes it longer).
+        w, data, cfg, q = self.setup()
+        c = json.loads(cfg.read_text())
+        c["upload"]["max_rate"] = "1MiB"
+        cfg.write_text(json.dumps(c))
+        (data / "a.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+        (data / "b.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+        q.drop("e", json.dumps({"datasetId": "ds", "files": ["a.bin", "b.bin"]}))
+        started = time.monotonic()
+        rc, log = w.run_once(cfg)
+        self.assertEqual(rc, 0, log)
+        self.assertGreaterEqual(time.monotonic() - started, 3.0)
+        self.assertEqual(w.emulator.stats()["upload_bytes"], 4 * 1024 * 1024)
+
     def test_a_failing_dataset_and_a_partial_success(self):
         w, data, cfg, q = self.setup(["--dataset-outcome", "dsbad=failed", "--dataset-outcome", "dspart=partial:3"])
         (data / "a.json").write_text('{"a":1}\n')
