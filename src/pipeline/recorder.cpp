@@ -167,29 +167,23 @@ asio::awaitable<void> recorder::finished(entry_job& job) {
         std::chrono::steady_clock::now() - job.started);
     const std::string errors = boost::json::serialize(st.errors);
     ctx_.metrics.finished(job.q->cfg.name, st.status);
+    const std::vector<log_field> fields = {
+        {"queue", job.q->cfg.name},
+        {"batch_id", f.batch.batch_id},
+        {"status", st.status},
+        {"records", st.record_count.value_or(-1)},
+        {"failed_records", st.failed_record_count.value_or(-1)},
+        {"errors", errors},
+        {"latency_ms", static_cast<std::int64_t>(latency.count())},
+        {"entry", job.name}};
     if (st.k == batch_status::kind::succeeded) {
         create_result r = f.batch;
         co_await record_success(job, r, false);
-        ctx_.log.info("batch succeeded",
-                      {{"queue", job.q->cfg.name},
-                       {"batch_id", f.batch.batch_id},
-                       {"status", st.status},
-                       {"records", st.record_count.value_or(-1)},
-                       {"failed_records", st.failed_record_count.value_or(-1)},
-                       {"errors", errors},
-                       {"latency_ms", static_cast<std::int64_t>(latency.count())},
-                       {"entry", job.name}});
+        ctx_.log.log(log_level::info, "batch succeeded", std::span<const log_field>(fields));
         co_return;
     }
     f.stage = entry_stage::track;
-    ctx_.log.warn("batch failed", {{"queue", job.q->cfg.name},
-                                   {"batch_id", f.batch.batch_id},
-                                   {"status", st.status},
-                                   {"records", st.record_count.value_or(-1)},
-                                   {"failed_records", st.failed_record_count.value_or(-1)},
-                                   {"errors", errors},
-                                   {"latency_ms", static_cast<std::int64_t>(latency.count())},
-                                   {"entry", job.name}});
+    ctx_.log.warn("batch failed", fields);
     const failure why{"the batch ended " + st.status + " (Catalog's errors are in `errors`)",
                       std::nullopt, {}, {}};
     co_await failed(job, why);

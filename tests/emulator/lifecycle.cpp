@@ -5,7 +5,7 @@
 #include "emu_util.hpp"
 #include "emulator.hpp"
 
-#include <openssl/evp.h>
+#include "io/data_files.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -14,16 +14,9 @@ namespace aep::emu {
 namespace {
 
 std::string sha256_hex(const std::string& data) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < n; ++i) {
-        out += digits[md[i] >> 4];
-        out += digits[md[i] & 15];
-    }
-    return out;
+    aep::sha256 h;
+    h.update(data.data(), data.size());
+    return h.hex();
 }
 
 std::uint64_t newlines(const std::string& s) {
