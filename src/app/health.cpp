@@ -141,7 +141,7 @@ std::string health::status() const {
     const auto& s = records_.stats();
     return (ctx_.run.stopping() ? "stopping: " : "") +
            status_text(work.pending(), work.in_flight(), s.done, s.failed, s.last_batch,
-                       tracked_.tracking());
+                       tracked_.tracking(), static_cast<std::size_t>(tracked_.uploading()));
 }
 
 void health::start_heartbeat() {

@@ -39,6 +39,12 @@ void metrics_counters::uploaded(const std::string& queue, std::uint64_t bytes) {
     q.bytes_uploaded += bytes;
 }
 
+void metrics_counters::upload_failed(const std::string& queue, std::uint64_t bytes) {
+    auto& q = queues_[queue];
+    ++q.files_failed;
+    q.bytes_failed += bytes;
+}
+
 void metrics_counters::finished(const std::string& queue, const std::string& status) {
     ++queues_[queue].final_statuses[status];
 }
@@ -237,14 +243,21 @@ std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
                  num(q.duplicates_aborted));
     }
     w.family("aep_batchd_files_uploaded_total", "counter",
-             "Data files accepted into their batches, by queue.");
+             "Data files by result (success: accepted into their batch; failure: given up on), "
+             "by queue.");
     for (const auto& [name, q] : queues) {
-        w.sample("aep_batchd_files_uploaded_total", label("queue", name), num(q.files_uploaded));
+        w.sample("aep_batchd_files_uploaded_total",
+                 label("queue", name) + "," + label("result", "success"), num(q.files_uploaded));
+        w.sample("aep_batchd_files_uploaded_total",
+                 label("queue", name) + "," + label("result", "failure"), num(q.files_failed));
     }
     w.family("aep_batchd_uploaded_bytes_total", "counter",
-             "Bytes of the data files accepted into their batches, by queue.");
+             "Bytes of those data files, by result and queue.");
     for (const auto& [name, q] : queues) {
-        w.sample("aep_batchd_uploaded_bytes_total", label("queue", name), num(q.bytes_uploaded));
+        w.sample("aep_batchd_uploaded_bytes_total",
+                 label("queue", name) + "," + label("result", "success"), num(q.bytes_uploaded));
+        w.sample("aep_batchd_uploaded_bytes_total",
+                 label("queue", name) + "," + label("result", "failure"), num(q.bytes_failed));
     }
     w.family("aep_batchd_batches_finished_total", "counter",
              "Full entries' batches by the final status Catalog gave, by queue.");

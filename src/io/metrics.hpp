@@ -53,6 +53,7 @@ class metrics_counters {
     void retry(const std::string& queue);
     void duplicate_aborted(const std::string& queue);
     void uploaded(const std::string& queue, std::uint64_t bytes);  // a file accepted
+    void upload_failed(const std::string& queue, std::uint64_t bytes);  // a file given up on
     void finished(const std::string& queue, const std::string& status);  // a final status
 
     std::uint64_t entries(const std::string& queue, outcome o) const;
@@ -64,6 +65,7 @@ class metrics_counters {
         std::uint64_t done = 0, failed = 0, retries = 0, duplicates_aborted = 0;
         double last_success = 0;  // Unix time of its last done entry; 0 before
         std::uint64_t files_uploaded = 0, bytes_uploaded = 0;
+        std::uint64_t files_failed = 0, bytes_failed = 0;
         std::map<std::string, std::uint64_t> final_statuses;  // a full entry's batch, by status
         histogram latency{entry_buckets};
     };

@@ -41,10 +41,11 @@ void sd_notifier::send(std::string_view state) const {
 
 std::string status_text(std::size_t pending, std::size_t in_flight, std::uint64_t done,
                         std::uint64_t failed, std::string_view last_batch,
-                        std::size_t tracking) {
+                        std::size_t tracking, std::size_t uploading) {
     std::string s = "pending " + std::to_string(pending) + ", in flight " +
                     std::to_string(in_flight) + ", done " + std::to_string(done) + ", failed " +
                     std::to_string(failed);
+    if (uploading > 0) s += ", uploading " + std::to_string(uploading);
     if (tracking > 0) s += ", tracking " + std::to_string(tracking);
     if (!last_batch.empty()) s += ", last batch " + std::string(last_batch);
     return s;

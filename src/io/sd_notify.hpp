@@ -34,9 +34,10 @@ class sd_notifier {
 };
 
 // STATUS= text for `systemctl status`: what operators want at a glance.
-// `tracking`: completed batches waiting for their final status (told when any).
+// `uploading`: files in flight; `tracking`: completed batches waiting for their final status
+// (each told when any).
 std::string status_text(std::size_t pending, std::size_t in_flight, std::uint64_t done,
                         std::uint64_t failed, std::string_view last_batch,
-                        std::size_t tracking = 0);
+                        std::size_t tracking = 0, std::size_t uploading = 0);
 
 }  // namespace aep

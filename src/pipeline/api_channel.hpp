@@ -43,6 +43,7 @@ class api_channel {
     // false when stopping. Released with release_upload.
     boost::asio::awaitable<bool> acquire_upload();
     void release_upload();
+    int uploads_in_flight() const { return uploads_in_use_; }
     // upload.max_rate for all uploads together: waits until `bytes` more may leave (a token
     // bucket holding one second's worth). False when stopping.
     boost::asio::awaitable<bool> upload_budget(std::size_t bytes);

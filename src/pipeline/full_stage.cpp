@@ -201,6 +201,7 @@ asio::awaitable<full_stage::outcome> full_stage::run(entry_job& job) {
                 }
             }
             if (r.stopped) stopped = true;
+            if (!r.ok && !r.stopped) ctx_.metrics.upload_failed(job.q->cfg.name, f.identities[i].size);
             if (!r.ok && !r.stopped && !failed) {
                 failed = true;
                 first_failure = std::move(r);
@@ -319,6 +320,17 @@ asio::awaitable<full_stage::file_result> full_stage::send_file(entry_job& job, s
             co_return r;
         }
         if (step.k == file_upload::step::kind::wait) {
+            // retry.max_age runs from the claim until the batch is completed.
+            const auto age = std::chrono::steady_clock::now() + step.delay - job.started;
+            if (ctx_.cfg.retry.max_age.count() > 0 && age >= ctx_.cfg.retry.max_age) {
+                r.why = failure{"file " + df.path + ": gave up after " +
+                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(age).count()) +
+                                    " s (retry.max_age): " + step.note,
+                                std::nullopt, {}, {}};
+                r.permanent = true;
+                f.file = df.path;
+                co_return r;
+            }
             if (!co_await ctx_.run.pause(step.delay)) {
                 r.stopped = true;
                 co_return r;

@@ -27,6 +27,7 @@ class tracker {
     // its record is durable, or left in processing/ by a stop (resumed at the next start).
     void track(entry_job&& job);
     std::size_t tracking() const { return tracking_; }
+    int uploading() const { return api_.uploads_in_flight(); }  // files in flight, all entries
 
   private:
     boost::asio::awaitable<void> follow(entry_job job);

@@ -278,6 +278,39 @@ class InstalledPackage(unittest.TestCase):
         # The man page and the completion are installed where man and bash find them.
         self.assertTrue(ct.path("/usr/share/bash-completion/completions/aep-batchd").exists())
 
+    def test_03c_a_producer_s_data_files_are_ingested_end_to_end(self):
+        # Full ingestion under the unit: a data_dir outside the spools (read-only to the
+        # daemon under ProtectSystem=strict), owned by a producer, readable by the producer
+        # group the daemon belongs to; the entry written by the producer through tmp/.
+        ct = self.ct
+        ct.run(f"install -d -o alice -g {GROUP} -m 2750 /srv/aep-data/prod")
+        ct.run("umask 027; printf '{\"id\": 1}\\n{\"id\": 2}\\n' > /srv/aep-data/prod/a.json && "
+               "head -c 2100000 /dev/urandom > /srv/aep-data/prod/b.bin", user="alice")
+        self.config(extra={"upload": {"large_file_threshold": "1MiB", "part_size": "1MiB"},
+                           "track": {"poll_initial": "200ms", "poll_max": "500ms"}})
+        cfg = json.loads(ct.path(CONFIG).read_text())
+        cfg["queues"][0]["data_dir"] = "/srv/aep-data/prod"
+        ct.path(CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
+        p = ct.run(f"{BATCHD} --check", check=False)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.reload("configuration reloaded")
+        entry = json.dumps({"datasetId": "ds-full", "files": ["a.json", {"path": "b.bin", "remote": "part=1/b.bin"}]})
+        ct.run(f"printf '%s\\n' '{entry}' > {SPOOL}/prod/tmp/full-alice && "
+               f"mv {SPOOL}/prod/tmp/full-alice {SPOOL}/prod/incoming/full-alice", user="alice")
+        self.datasets.append("ds-full")
+        self.wait_done(["ds-full"])
+        [rec] = [r for r in self.records() if r["datasetId"] == "ds-full"]
+        self.assertEqual(rec["status"], "success")
+        import hashlib
+        want = hashlib.sha256(ct.path("/srv/aep-data/prod/b.bin").read_bytes()).hexdigest()
+        self.assertEqual([f["sha256"] for f in rec["files"] if f["path"] == "b.bin"], [want])
+        stored = self.world.emulator.request("GET", "/emulator/files")[rec["batchId"]]
+        self.assertEqual(stored["ds-full/part=1/b.bin"]["sha256"], want)
+        log = self.daemon_journal()
+        self.assertIn("file uploaded", log)
+        self.assertIn("batch succeeded", log)
+        self.assert_each_batch_once()
+
     def test_04_journal_is_clean_and_has_fields(self):
         log = self.daemon_journal()
         self.assertNotIn("cannot mark this run", log, "the run marker must work under the unit")
@@ -297,8 +330,9 @@ class InstalledPackage(unittest.TestCase):
             self.assertEqual((r.status, r.read().strip()), (200, b"ok"))
         with urllib.request.urlopen(f"{base}/metrics", timeout=30) as r:
             text = r.read().decode()
-        # Six done by test_03, one failed there and done once requeued by test_03b.
-        self.assertRegex(text, r'aep_batchd_entries_total\{queue="prod",outcome="done"\} 7\b')
+        # Six done by test_03, one failed there and done once requeued by test_03b, one full
+        # entry by test_03c.
+        self.assertRegex(text, r'aep_batchd_entries_total\{queue="prod",outcome="done"\} 8\b')
         self.assertRegex(text, r'aep_batchd_entries_total\{queue="prod",outcome="failed"\} 1\b')
 
     def reload(self, expect):

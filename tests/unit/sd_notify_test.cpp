@@ -15,6 +15,8 @@ namespace {
 TEST(SdNotify, StatusTextShowsTheCounts) {
     EXPECT_EQ(status_text(3, 2, 10, 1, ""), "pending 3, in flight 2, done 10, failed 1");
     EXPECT_EQ(status_text(0, 5, 1, 0, "", 4), "pending 0, in flight 5, done 1, failed 0, tracking 4");
+    EXPECT_EQ(status_text(0, 5, 1, 0, "B", 4, 2),
+              "pending 0, in flight 5, done 1, failed 0, uploading 2, tracking 4, last batch B");
     EXPECT_EQ(status_text(0, 0, 1, 0, "B1"),
               "pending 0, in flight 0, done 1, failed 0, last batch B1");
 }
