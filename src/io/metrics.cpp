@@ -277,8 +277,10 @@ std::string render_metrics(const metrics_counters& c, const metrics_gauges& g) {
         latency.try_emplace(kind);
     }
     w.family("aep_batchd_requests_total", "counter",
-             "API requests by kind (create, lookup, abort) and status class (2xx..5xx, 429 "
-             "apart from 4xx, or transport when no answer came).");
+             "API requests by kind (create, lookup, abort; upload: a PUT or PATCH of a file's "
+             "bytes, file: a file's INITIALIZE, HEAD or COMPLETE, complete: a batch's COMPLETE, "
+             "status: a status poll) and status class (2xx..5xx, 429 apart from 4xx, or "
+             "transport when no answer came).");
     for (const auto& [key, n] : requests) {
         w.sample("aep_batchd_requests_total",
                  label("kind", key.first) + "," + label("class", key.second), num(n));

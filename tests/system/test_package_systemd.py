@@ -291,7 +291,7 @@ class InstalledPackage(unittest.TestCase):
         cfg = json.loads(ct.path(CONFIG).read_text())
         cfg["queues"][0]["data_dir"] = "/srv/aep-data/prod"
         ct.path(CONFIG).write_text(json.dumps(cfg, indent=2) + "\n")
-        p = ct.run(f"{BATCHD} --check", check=False)
+        p = ct.run(f"CREDENTIALS_DIRECTORY=/etc/aep-batchd {BATCHD} --check", check=False)
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         self.reload("configuration reloaded")
         entry = json.dumps({"datasetId": "ds-full", "files": ["a.json", {"path": "b.bin", "remote": "part=1/b.bin"}]})
