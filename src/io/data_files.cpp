@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -149,6 +150,19 @@ std::size_t read_at(int fd, std::uint64_t offset, char* buf, std::size_t len,
         got += static_cast<std::size_t>(n);
     }
     return got;
+}
+
+std::string sha256_of(int fd, std::uint64_t size, const std::string& what) {
+    sha256 h;
+    std::string buf(256 * 1024, '\0');
+    for (std::uint64_t at = 0; at < size;) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size - at));
+        const auto n = read_at(fd, at, buf.data(), want, what);
+        if (n == 0) throw spool_error(what + ": shorter than at the claim (it changed)");
+        h.update(buf.data(), n);
+        at += n;
+    }
+    return h.hex();
 }
 
 struct sha256::state {

@@ -50,6 +50,10 @@ int open_beneath_by_components(int dirfd, const std::string& relative);
 std::size_t read_at(int fd, std::uint64_t offset, char* buf, std::size_t len,
                     const std::string& what);
 
+// The SHA-256 of bytes [0, size) of the open file, read in pieces; throws spool_error naming
+// `what` when the file is shorter than that now.
+std::string sha256_of(int fd, std::uint64_t size, const std::string& what);
+
 // SHA-256, fed in pieces.
 class sha256 {
   public:

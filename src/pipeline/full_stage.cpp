@@ -87,6 +87,13 @@ call_answer answer_of(const http_outcome& out) {
     return a;
 }
 
+// Why the bytes read (their SHA-256 `hex`) are not the entry's file, or "".
+std::string checksum_problem(const data_file& df, const std::string& hex) {
+    if (!df.sha256 || *df.sha256 == hex) return {};
+    return "file " + df.path + ": its bytes do not match the entry's sha256 (expected " +
+           *df.sha256 + ", read " + hex + ")";
+}
+
 const char* kind_of(file_upload::request r) {
     return r == file_upload::request::put || r == file_upload::request::part ? "upload" : "file";
 }
@@ -247,22 +254,14 @@ asio::awaitable<std::string> full_stage::hash_sent(entry_job& job) {
         const auto hash = [dir, path, claimed]() -> std::pair<std::string, std::string> {
             auto opened = reopen_data_file(dir, path, claimed);
             if (!opened.problem.empty()) return {std::string(), opened.problem};
-            sha256 h;
-            std::string buf(piece_bytes, '\0');
-            for (std::uint64_t at = 0; at < claimed.size;) {
-                const auto n = read_at(opened.fd.get(), at, buf.data(), buf.size(), path);
-                if (n == 0) return {std::string(), "file " + path + ": shorter than at the claim"};
-                h.update(buf.data(), n);
-                at += n;
+            try {
+                return {sha256_of(opened.fd.get(), claimed.size, "file " + path), std::string()};
+            } catch (const spool_error& e) {
+                return {std::string(), e.what()};
             }
-            return {h.hex(), std::string()};
         };
         auto [hex, problem] = co_await ctx_.files.run(hash);
-        const auto& want = job.entry.files[i].sha256;
-        if (problem.empty() && want && *want != hex) {
-            problem = "file " + path + ": its bytes do not match the entry's sha256 (expected " +
-                      *want + ", read " + hex + ")";
-        }
+        if (problem.empty()) problem = checksum_problem(job.entry.files[i], hex);
         if (!problem.empty()) {
             f.file = path;
             co_return problem;
@@ -413,22 +412,11 @@ asio::awaitable<full_stage::file_result> full_stage::send_file(entry_job& job, s
     } else {
         const int raw = fd.get();
         const std::string what = "file " + df.path;
-        const auto rehash = [raw, size, what] {
-            sha256 h;
-            std::string buf(piece_bytes, '\0');
-            for (std::uint64_t at = 0; at < size;) {
-                const auto n = read_at(raw, at, buf.data(), buf.size(), what);
-                if (n == 0) throw spool_error(what + ": shorter than at the claim (it changed)");
-                h.update(buf.data(), n);
-                at += n;
-            }
-            return h.hex();
-        };
+        const auto rehash = [raw, size, what] { return sha256_of(raw, size, what); };
         hex = co_await ctx_.files.run(rehash);
     }
-    if (df.sha256 && *df.sha256 != hex) {
-        r.why.reason = "file " + df.path + ": its bytes do not match the entry's sha256 (expected " +
-                       *df.sha256 + ", read " + hex + ")";
+    if (auto problem = checksum_problem(df, hex); !problem.empty()) {
+        r.why.reason = std::move(problem);
         r.permanent = true;
         f.file = df.path;
         co_return r;

@@ -96,3 +96,23 @@ TEST(Sha256, KnownDigests) {
 
 }  // namespace
 }  // namespace aep
+
+namespace aep {
+namespace {
+
+TEST(Sha256, OfAFileAndOfAFileThatShrank) {
+    char tmpl[] = "/tmp/aep-sha-XXXXXX";
+    const int fd = ::mkstemp(tmpl);
+    ASSERT_GE(fd, 0);
+    const std::string abc = "abc";
+    ASSERT_EQ(::write(fd, abc.data(), abc.size()), 3);
+    EXPECT_EQ(sha256_of(fd, 3, "f"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_of(fd, 2, "f"), "fb8e20fc2e4c3f248c60c39bd652f3c1347298bb977b8b4d5903b85055620603")
+        << "the first bytes only";
+    EXPECT_THROW(sha256_of(fd, 4, "f"), spool_error);
+    ::close(fd);
+    ::unlink(tmpl);
+}
+
+}  // namespace
+}  // namespace aep
