@@ -59,6 +59,35 @@ asio::awaitable<bool> api_channel::upload_budget(std::size_t bytes) {
     co_return false;
 }
 
+asio::awaitable<api_channel::abort_result> api_channel::abort_batch(token_provider& tokens,
+                                                                     std::string_view sandbox,
+                                                                     const std::string& batch_id) {
+    abort_result r;
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        auto token = co_await tokens.get();
+        if (!token) break;
+        const auto ep = import_ep_;  // kept for the exchange, whatever a reload does
+        const api_caller as{ctx_.cfg.platform, sandbox, *token};
+        auto req = abort_batch_request(*ep, as, batch_id);
+        auto sent = co_await exchange("abort", *ep, req);
+        if (!sent) break;
+        if (sent->failure != transport_failure::none) {
+            r.why = std::string(to_string(sent->failure)) + " error: " + sent->error;
+        } else if (const unsigned st = sent->response.result_int(); st / 100 == 2) {
+            r.aborted = true;
+            co_return r;
+        } else {
+            r.why = "HTTP " + std::to_string(st) + ": " + body_excerpt(sent->response.body());
+            if (st == 401) tokens.invalidate(*token);
+            // Refused as it is (no longer loading): trying again changes nothing.
+            if (st / 100 == 4 && st != 401 && st != 429) co_return r;
+        }
+        if (!co_await ctx_.run.pause(ctx_.cfg.retry.initial_backoff)) break;
+    }
+    r.stopped = ctx_.run.stopping();
+    co_return r;
+}
+
 void api_channel::release_upload() {
     --uploads_in_use_;
     upload_free_.cancel_one();

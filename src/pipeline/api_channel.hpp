@@ -5,6 +5,7 @@
 // do with its answer (the stages). Threading: the loop only.
 #pragma once
 
+#include "aep/token_provider.hpp"
 #include "config/endpoint.hpp"
 #include "io/https_client.hpp"
 #include "pipeline/context.hpp"
@@ -47,6 +48,17 @@ class api_channel {
     // upload.max_rate for all uploads together: waits until `bytes` more may leave (a token
     // bucket holding one second's worth). False when stopping.
     boost::asio::awaitable<bool> upload_budget(std::size_t bytes);
+
+    // ABORT of a batch (while it is loading): a few tries with retry.initial_backoff between,
+    // a fresh token after a 401, none after another 4xx (no longer loading). `stopped` when the
+    // daemon stops first; `why` says what the last try met when not aborted.
+    struct abort_result {
+        bool aborted = false, stopped = false;
+        std::string why;
+    };
+    boost::asio::awaitable<abort_result> abort_batch(token_provider& tokens,
+                                                     std::string_view sandbox,
+                                                     const std::string& batch_id);
 
     // The API asked us to slow down: everybody waits, not only the request that was told, for
     // `hint` when the server said, else retry.initial_backoff (at least 1 s); at most 10 min.

@@ -83,33 +83,11 @@ earlier_runs create_stage::earlier(const entry_job& job) {
 asio::awaitable<void> create_stage::abort_twins(const entry_job& job, const create_result& kept,
                                                 const std::vector<std::string>& twins) {
     for (const auto& id : twins) {
-        bool aborted = false;
-        std::string why;
-        for (int attempt = 0; attempt < 3 && !aborted; ++attempt) {
-            auto token = co_await tokens_.get();
-            if (!token) co_return;
-            const auto ep = api_.import_endpoint();
-            const api_caller as{ctx_.cfg.platform, job.q->cfg.sandbox, *token};
-            auto req = abort_batch_request(*ep, as, id);
-            auto sent = co_await api_.exchange("abort", *ep, req);
-            if (!sent) co_return;
-            if (sent->failure != transport_failure::none) {
-                why = std::string(to_string(sent->failure)) + " error: " + sent->error;
-            } else if (sent->response.result_int() / 100 == 2) {
-                aborted = true;
-            } else {
-                why = "HTTP " + std::to_string(sent->response.result_int()) + ": " +
-                      body_excerpt(sent->response.body());
-                if (sent->response.result_int() == 401) tokens_.invalidate(*token);
-                if (sent->response.result_int() / 100 == 4 && sent->response.result_int() != 401 &&
-                    sent->response.result_int() != 429) {
-                    break;  // refused as it is (no longer loading): trying again changes nothing
-                }
-            }
-            if (!aborted && !co_await ctx_.run.pause(ctx_.cfg.retry.initial_backoff)) co_return;
-        }
+        const std::string sandbox = job.q->cfg.sandbox;
+        const auto tried = co_await api_.abort_batch(tokens_, sandbox, id);
+        if (tried.stopped) co_return;
         const auto& q = *job.q;
-        if (aborted) {
+        if (tried.aborted) {
             ctx_.metrics.duplicate_aborted(q.cfg.name);
             ctx_.log.warn("duplicate batch aborted", {{"queue", q.cfg.name},
                                                       {"entry", job.name},
@@ -123,7 +101,7 @@ asio::awaitable<void> create_stage::abort_twins(const entry_job& job, const crea
                             {"external_id", *job.entry.external_id},
                             {"batch_id", kept.batch_id},
                             {"duplicate_batch_id", id},
-                            {"error", why}});
+                            {"error", tried.why}});
         }
     }
 }

@@ -508,27 +508,14 @@ asio::awaitable<full_stage::outcome> full_stage::complete(entry_job& job) {
 // record.
 asio::awaitable<void> full_stage::abort(entry_job& job) {
     auto& f = *job.full;
-    for (int attempt = 0; attempt < 3 && !ctx_.run.stopping(); ++attempt) {
-        auto token = co_await tokens_.get();
-        if (!token) co_return;
-        const auto ep = api_.import_endpoint();
-        const api_caller as{ctx_.cfg.platform, job.q->cfg.sandbox, *token};
-        auto req = abort_batch_request(*ep, as, f.batch.batch_id);
-        auto sent = co_await api_.exchange("abort", *ep, req);
-        if (!sent) co_return;
-        if (sent->failure == transport_failure::none) {
-            const unsigned st = sent->response.result_int();
-            if (st / 100 == 2) {
-                batch_status aborted;
-                aborted.status = "aborted";
-                aborted.k = batch_status::kind::aborted;
-                f.status = aborted;
-                co_return;
-            }
-            if (st == 401) tokens_.invalidate(*token);
-            if (st / 100 == 4 && st != 401 && st != 429) co_return;  // no longer loading
-        }
-        if (!co_await ctx_.run.pause(ctx_.cfg.retry.initial_backoff)) co_return;
+    const std::string sandbox = job.q->cfg.sandbox;
+    const std::string id = f.batch.batch_id;
+    const auto tried = co_await api_.abort_batch(tokens_, sandbox, id);
+    if (tried.aborted) {
+        batch_status aborted;
+        aborted.status = "aborted";
+        aborted.k = batch_status::kind::aborted;
+        f.status = aborted;
     }
 }
 
