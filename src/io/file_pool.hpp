@@ -26,6 +26,13 @@ class file_pool {
         return boost::asio::co_spawn(pool_, invoke(f), boost::asio::use_awaitable);
     }
 
+    // Starts f on a pool thread without waiting: `done(std::exception_ptr, result)` is called
+    // when it ends, on done's associated executor (bind it to the loop's).
+    template <class F, class Done>
+    void start(const F& f, Done done) {
+        boost::asio::co_spawn(pool_, invoke(f), std::move(done));
+    }
+
     // Waits for the threads to finish what they run (at exit).
     void join() { pool_.join(); }
 

@@ -1,5 +1,7 @@
 #include "io/https_client.hpp"
 
+#include "io/tls_seal.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -47,6 +49,8 @@ constexpr auto max_idle = std::chrono::seconds(30);
 constexpr std::size_t max_idle_per_origin = 64;
 constexpr std::size_t max_body_bytes = 1024 * 1024;
 constexpr std::uint32_t max_header_bytes = 64 * 1024;
+// A sealed body goes to the socket once this much ciphertext is waiting (or at its end).
+constexpr std::size_t sealed_write_bytes = 256 * 1024;
 
 transport_failure classify(const boost::system::error_code& ec) {
     if (ec == beast::error::timeout || ec == asio::error::timed_out)
@@ -385,6 +389,48 @@ asio::awaitable<std::unique_ptr<https_client::connection>> https_client::connect
     co_return conn;
 }
 
+// A request with a body over TLS: the header and the body's pieces sealed into records in
+// bulk (io/tls_seal) and written to the socket a piece at a time, not a record at a time.
+asio::awaitable<bool> https_client::send_sealed(connection& conn, const std::string& head,
+                                                body_source& body, http_outcome& out) {
+    tls_sealer sealer(conn.tls->native_handle());
+    if (!sealer.seal(head)) {
+        out.failure = transport_failure::tls;
+        out.error = sealer.error();
+        out.request_sent = false;
+        co_return false;
+    }
+    bool first = true;  // the first write carries the header
+    for (;;) {
+        const auto piece = co_await body.next();
+        if (!piece.empty() && !sealer.seal(piece)) {
+            out.failure = transport_failure::tls;
+            out.error = sealer.error();
+            out.request_sent = !first;
+            co_return false;
+        }
+        if (sealer.size() > 0 && (piece.empty() || sealer.size() >= sealed_write_bytes)) {
+            conn.lowest().expires_after(timeout_);
+            const auto bytes = sealer.out();
+            auto [ec, n] = co_await asio::async_write(
+                conn.lowest(), asio::buffer(bytes.data(), bytes.size()), nothrow);
+            if (ec) {
+                out.failure = classify(ec);
+                out.error = describe(first ? "write request" : "write request body", ec);
+                // An incomplete request cannot have been acted on; once the header went, the
+                // server may have begun to.
+                out.request_sent = !first;
+                co_return false;
+            }
+            first = false;
+            sealer.clear();
+        }
+        if (piece.empty()) break;
+    }
+    out.request_sent = true;
+    co_return true;
+}
+
 asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
                                                  http::request<http::string_body>& req,
                                                  body_source* body) {
@@ -433,17 +479,21 @@ asio::awaitable<http_outcome> https_client::send(const endpoint& ep,
 
         busy_mark mark(busy_, conn.get());
         auto exchange = [&](auto& stream) -> asio::awaitable<bool> {
-            conn->lowest().expires_after(timeout_);
-            auto [wec, written_bytes] =
-                co_await asio::async_write(stream, asio::buffer(wire), nothrow);
-            if (wec) {
-                out.failure = classify(wec);
-                out.error = describe("write request", wec);
-                // An incomplete request cannot have been acted on by the server.
-                out.request_sent = false;
-                co_return false;
+            if (body && conn->tls) {
+                if (!co_await send_sealed(*conn, wire, *body, out)) co_return false;
+            } else {
+                conn->lowest().expires_after(timeout_);
+                auto [wec, written_bytes] =
+                    co_await asio::async_write(stream, asio::buffer(wire), nothrow);
+                if (wec) {
+                    out.failure = classify(wec);
+                    out.error = describe("write request", wec);
+                    // An incomplete request cannot have been acted on by the server.
+                    out.request_sent = false;
+                    co_return false;
+                }
             }
-            while (body) {
+            while (body && !conn->tls) {
                 const auto piece = co_await body->next();
                 if (piece.empty()) break;
                 conn->lowest().expires_after(timeout_);

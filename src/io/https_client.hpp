@@ -108,6 +108,8 @@ class https_client {
                                                                 http_outcome& out);
     bool prepare_tls(SSL* ssl_handle, const endpoint& ep, http_outcome& out);
     std::unique_ptr<connection> take_idle(const std::string& key);
+    boost::asio::awaitable<bool> send_sealed(connection& conn, const std::string& head,
+                                             body_source& body, http_outcome& out);
 
     boost::asio::any_io_executor ex_;
     std::shared_ptr<boost::asio::ssl::context> tls_;

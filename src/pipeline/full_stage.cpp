@@ -1,5 +1,7 @@
 #include "pipeline/full_stage.hpp"
 
+#include "pipeline/file_body.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,64 +14,6 @@ namespace aep {
 namespace asio = boost::asio;
 
 namespace {
-
-constexpr std::size_t piece_bytes = 256 * 1024;
-
-// A file's bytes [offset, offset + length) read on the file pool in pieces, hashed on the way
-// when the piece continues what was hashed before.
-class file_body : public body_source {
-  public:
-    file_body(file_pool& files, api_channel& api, int fd, std::string what)
-        : files_(files),
-          api_(api),
-          fd_(fd),
-          what_(std::move(what)),
-          buf_(std::make_shared<std::string>(piece_bytes, '\0')) {}
-
-    // The range the next request sends; hashing continues only from where it stopped.
-    void reset(std::uint64_t offset, std::uint64_t length) {
-        offset_ = start_ = offset;
-        end_ = offset + length;
-        hashing_ = offset == hashed_;
-    }
-    std::uint64_t hashed() const { return hashed_; }
-    std::string digest() { return hash_.hex(); }
-
-    asio::awaitable<std::string_view> next() override {
-        if (offset_ >= end_) co_return std::string_view();
-        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(piece_bytes, end_ - offset_));
-        const int fd = fd_;
-        const std::uint64_t at = offset_;
-        const auto buf = buf_;
-        const std::string what = what_;
-        const auto read = [fd, at, want, buf, what] { return read_at(fd, at, buf->data(), want, what); };
-        const std::size_t n = co_await files_.run(read);
-        if (n < want) throw spool_error(what_ + ": shorter than at the claim (it changed)");
-        if (!co_await api_.upload_budget(n)) throw spool_error(what_ + ": not sent: stopping");
-        if (hashing_ && at == hashed_) {
-            hash_.update(buf->data(), n);
-            hashed_ += n;
-        }
-        offset_ += n;
-        co_return std::string_view(buf->data(), n);
-    }
-    void rewind() override {
-        // A resend of the same range on a fresh connection: what it hashed the first time is
-        // hashed already.
-        offset_ = start_;
-        hashing_ = false;
-    }
-
-  private:
-    file_pool& files_;
-    api_channel& api_;
-    int fd_;
-    std::string what_;
-    std::shared_ptr<std::string> buf_;
-    std::uint64_t offset_ = 0, start_ = 0, end_ = 0, hashed_ = 0;
-    bool hashing_ = true;
-    sha256 hash_;
-};
 
 call_answer answer_of(const http_outcome& out) {
     call_answer a;
@@ -281,28 +225,29 @@ asio::awaitable<full_stage::file_result> full_stage::upload_file(entry_job& job,
         api_channel& a;
         ~slot() { a.release_upload(); }
     } held{api_};
+    const data_file& df = job.entry.files[i];
+    const auto budget = [this](std::size_t bytes) { return api_.upload_budget(bytes); };
+    file_body body(ctx_.ioc.get_executor(), ctx_.files, budget, job.full->identities[i].size,
+                   "file " + df.path);
     const std::string dir = job.q->cfg.data_dir;
-    const std::string path = job.entry.files[i].path;
+    const std::string path = df.path;
     const data_identity claimed = job.full->identities[i];
-    const auto reopen = [dir, path, claimed] { return reopen_data_file(dir, path, claimed); };
-    auto opened = co_await ctx_.files.run(reopen);
-    if (!opened.problem.empty()) {
-        r.why.reason = opened.problem;
+    if (auto problem = co_await body.open(dir, path, claimed); !problem.empty()) {
+        r.why.reason = std::move(problem);
         r.permanent = true;
         job.full->file = path;
         co_return r;
     }
-    co_return co_await send_file(job, i, opened.fd);
+    co_return co_await send_file(job, i, body);
 }
 
 asio::awaitable<full_stage::file_result> full_stage::send_file(entry_job& job, std::size_t i,
-                                                               const unique_fd& fd) {
+                                                               file_body& body) {
     auto& f = *job.full;
     const data_file& df = job.entry.files[i];
     const std::uint64_t size = f.identities[i].size;
     const auto started = std::chrono::steady_clock::now();
     file_upload m(ctx_.cfg.upload, ctx_.cfg.retry, size, job.resumed);
-    file_body body(ctx_.files, api_, fd.get(), "file " + df.path);
     const std::string dir = job.q->cfg.data_dir;
     file_result r;
     auto step = m.next();
@@ -406,11 +351,12 @@ asio::awaitable<full_stage::file_result> full_stage::send_file(entry_job& job, s
         }
     }
     // The bytes sent, hashed: on the way when they went in order, else read again now.
+    co_await body.settle();
     std::string hex;
     if (body.hashed() == size) {
         hex = body.digest();
     } else {
-        const int raw = fd.get();
+        const int raw = body.fd();
         const std::string what = "file " + df.path;
         const auto rehash = [raw, size, what] { return sha256_of(raw, size, what); };
         hex = co_await ctx_.files.run(rehash);

@@ -20,6 +20,8 @@
 
 namespace aep {
 
+class file_body;
+
 class full_stage {
   public:
     full_stage(pipeline_context& ctx, api_channel& api, token_provider& tokens, group_sync& syncs)
@@ -44,7 +46,7 @@ class full_stage {
         bool permanent = false;
     };
     boost::asio::awaitable<file_result> upload_file(entry_job& job, std::size_t i);
-    boost::asio::awaitable<file_result> send_file(entry_job& job, std::size_t i, const unique_fd& fd);
+    boost::asio::awaitable<file_result> send_file(entry_job& job, std::size_t i, file_body& body);
     boost::asio::awaitable<bool> save_progress(entry_job& job, bool sync);
     boost::asio::awaitable<std::string> verify_all(entry_job& job);
     boost::asio::awaitable<std::string> hash_sent(entry_job& job);
