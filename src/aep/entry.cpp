@@ -14,9 +14,10 @@ std::string_view trim(std::string_view s) {
     return s.substr(b, e - b + 1);
 }
 
-entry_parse fail(std::string reason) {
+entry_parse fail(std::string reason, std::string dataset_id = {}) {
     entry_parse p;
     p.error = std::move(reason);
+    p.dataset_id = std::move(dataset_id);
     return p;
 }
 
@@ -106,23 +107,24 @@ entry_parse parse_entry(std::string_view content) {
 
     if (const auto* f = obj.if_contains("inputFormat")) {
         input_format fmt;
-        if (auto why = read_input_format(*f, fmt); !why.empty()) return fail(why);
+        if (auto why = read_input_format(*f, fmt); !why.empty()) return fail(why, e.dataset_id);
         e.format = fmt;
     }
 
     if (const auto* t = obj.if_contains("tags")) {
-        if (auto why = check_tags(*t); !why.empty()) return fail(why);
+        if (auto why = check_tags(*t); !why.empty()) return fail(why, e.dataset_id);
         e.tags = t->get_object();
     }
 
     if (const auto* x = obj.if_contains("externalId")) {
         if (!x->is_string() || !is_valid_external_id(x->get_string())) {
-            return fail("externalId must be 1-256 printable ASCII characters without spaces");
+            return fail("externalId must be 1-256 printable ASCII characters without spaces",
+                        e.dataset_id);
         }
         e.external_id = std::string(x->get_string());
     }
     if (const auto* f = obj.if_contains("files")) {
-        if (auto why = read_files(*f, e.files); !why.empty()) return fail(why);
+        if (auto why = read_files(*f, e.files); !why.empty()) return fail(why, e.dataset_id);
     }
     entry_parse p;
     p.value = std::move(e);

@@ -27,6 +27,9 @@ struct batch_entry {
 struct entry_parse {
     std::optional<batch_entry> value;
     std::string error;  // a reason fit for failed/<entry>.error.json
+    // On an error found after a valid datasetId (a bad files list, tags, ...): that id, for the
+    // failure record.
+    std::string dataset_id;
 };
 
 // Largest entry file the daemon reads; larger ones are failed unread (1 500 files of long

@@ -234,6 +234,7 @@ asio::awaitable<take_stage::outcome> take_stage::take(entry_job& job) {
     }
     job.hold = std::move(t.took.fd);  // owned until its outcome is recorded, or it is left
     t.took.read = {};
+    if (t.k == taken_entry::kind::unreadable) job.entry.dataset_id = t.decision.entry.dataset_id;
     if (auto done = report(ctx_.log, q, name, taking.error, t)) co_return std::move(*done);
     job.entry = std::move(t.decision.entry);
     job.first = t.decision.first;

@@ -44,6 +44,7 @@ take_decision decide_take(const found_entry& f, const id_policy& ids) {
     if (!parsed.value) {
         d.k = kind::not_an_entry;
         d.error = parsed.error;
+        d.entry.dataset_id = std::move(parsed.dataset_id);  // for its record, when known
         return d;
     }
     d.entry = std::move(*parsed.value);

@@ -199,7 +199,11 @@ class Full(WorldTestCase):
         rc, log = w.run_once(cfg)
         self.assertEqual(rc, 65, log)
         for name, (_, reason) in cases.items():
-            self.assertIn(reason, q.error_record(name)["reason"], name)
+            rec = q.error_record(name)
+            self.assertIn(reason, rec["reason"], name)
+            # A files list refused by the grammar (.., absolute, 1501) as well as a file refused
+            # on disk: the record names the dataset and the stage.
+            self.assertEqual((rec["datasetId"], rec["stage"]), ("ds", "validate"), name)
         self.assertEqual(w.emulator.stats()["batches_created"], 0, "no batch for a bad entry")
         # --check: a data_dir that is missing, or a file.
         import subprocess

@@ -68,7 +68,9 @@ class InvalidEntries(unittest.TestCase):
         for name, (_, reason) in cases.items():
             rec = q.error_record(name)
             self.assertIn(reason, rec["reason"], f"{name!r}: {rec}")
-            self.assertIsNone(rec["datasetId"])
+            # A valid datasetId beside a bad field is kept in the record; none otherwise.
+            self.assertEqual(rec["datasetId"], "ds1" if name in ("bad-format", "bad-tags") else None,
+                             name)
             self.assertIsNone(rec["httpStatus"])
             self.assertEqual(rec["attempts"], 0)
             self.assertEqual(rec["queue"], "q")

@@ -69,6 +69,17 @@ TEST(Entry, JsonErrorsSayWhatIsWrong) {
     }
 }
 
+TEST(Entry, AnErrorAfterAValidDatasetIdKeepsTheIdForTheRecord) {
+    auto p = parse_entry(R"({"datasetId": "ds1", "files": ["../x"]})");
+    EXPECT_FALSE(p.value);
+    EXPECT_EQ(p.dataset_id, "ds1");
+    EXPECT_NE(p.error.find("'..'"), std::string::npos) << p.error;
+    p = parse_entry(R"({"datasetId": "ds1", "tags": 3})");
+    EXPECT_EQ(p.dataset_id, "ds1");
+    p = parse_entry(R"({"datasetId": "bad id", "files": ["x"]})");
+    EXPECT_EQ(p.dataset_id, "") << "an invalid id is not one to record";
+}
+
 TEST(Entry, TooLargeIsRefusedUnparsed) {
     auto p = parse_entry(std::string(max_entry_bytes + 1, 'a'));
     EXPECT_FALSE(p.value);
