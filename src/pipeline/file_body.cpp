@@ -35,11 +35,12 @@ struct file_body::shared {
         }
         return n;
     }
-    // Marks the read of [at, ...) into buf[slot] as issued; makes the buffer when needed.
-    void issue(std::uint64_t from, int into) {
+    // Marks the read of [from, from + n) into buf[into] as issued; makes the buffer when needed.
+    void issue(std::uint64_t from, std::size_t n, int into) {
         in_flight = true;
         done = false;
         at = from;
+        want = n;
         slot = into;
         got = 0;
         error = nullptr;
@@ -64,6 +65,7 @@ struct file_body::shared {
     // The read issued last: where, into which buffer, and how it ended.
     bool in_flight = false, done = false;
     std::uint64_t at = 0;
+    std::size_t want = 0;
     int slot = -1;
     std::size_t got = 0;
     std::exception_ptr error;
@@ -80,8 +82,8 @@ asio::awaitable<std::string> file_body::open(const std::string& data_dir,
                                              const std::string& relative,
                                              const data_identity& claimed) {
     auto st = st_;
-    st->issue(0, 0);
     const std::size_t want = st->buf_bytes;
+    st->issue(0, want, 0);
     const auto open_and_read = [st, data_dir, relative, claimed, want]() -> std::string {
         auto opened = reopen_data_file(data_dir, relative, claimed);
         if (!opened.problem.empty()) return opened.problem;
@@ -117,7 +119,7 @@ std::string file_body::digest() { return st_->hash.hex(); }
 
 void file_body::start_read(std::uint64_t at, std::size_t want, int slot) {
     auto st = st_;
-    st->issue(at, slot);
+    st->issue(at, want, slot);
     const auto read = [st, at, want, slot] { return st->read(at, want, slot); };
     const auto ended = [st](std::exception_ptr e, std::size_t n) { st->end(e, n); };
     files_.start(read, asio::bind_executor(st->wake.get_executor(), ended));
@@ -133,9 +135,10 @@ asio::awaitable<std::string_view> file_body::next() {
     if (offset_ >= end_) co_return std::string_view();
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(piece_bytes, end_ - offset_));
     co_await settle();
-    // The read ahead is used when it is the piece wanted now; else (a resend, a new range)
-    // this piece is read now, into the buffer not handed out last.
-    if (!(st_->done && st_->at == offset_ && st_->slot != given_)) {
+    // The read ahead is used when it is the piece wanted now, of the length wanted now; else
+    // (a resend, a new range, a range that ends within a piece) this piece is read now, into
+    // the buffer not handed out last.
+    if (!(st_->done && st_->at == offset_ && st_->want == want && st_->slot != given_)) {
         start_read(offset_, want, given_ == 0 ? 1 : 0);
         co_await settle();
     }

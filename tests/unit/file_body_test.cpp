@@ -127,6 +127,19 @@ TEST_F(FileBody, APartResumedAheadOfTheHashWaitsForTheBytesBeforeIt) {
     });
 }
 
+TEST_F(FileBody, AShortRangeWhereALongerPieceWasReadAheadSendsOnlyItsOwnBytes) {
+    run([this](file_body& b) -> asio::awaitable<void> {
+        // The first piece was read whole when the file was opened; HEAD then says the server
+        // holds [100000, ...): the part before it is shorter than a piece.
+        EXPECT_EQ(co_await send(b, 0, 100000), content_.substr(0, 100000));
+        // A piece read ahead for one range, then a range from the same place that ends sooner.
+        b.reset(300000, 700000);
+        EXPECT_EQ((co_await b.next()).size(), file_body::piece_bytes);
+        EXPECT_EQ(co_await send(b, 300000 + file_body::piece_bytes, 1000),
+                  content_.substr(300000 + file_body::piece_bytes, 1000));
+    });
+}
+
 TEST_F(FileBody, AFileThatShrankAfterItsClaimIsNotSent) {
     run([this](file_body& b) -> asio::awaitable<void> {
         ::truncate((dir_ / "f.bin").c_str(), 1000000);
