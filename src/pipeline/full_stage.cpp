@@ -229,13 +229,11 @@ asio::awaitable<full_stage::file_result> full_stage::upload_file(entry_job& job,
     const auto budget = [this](std::size_t bytes) { return api_.upload_budget(bytes); };
     file_body body(ctx_.ioc.get_executor(), ctx_.files, budget, job.full->identities[i].size,
                    "file " + df.path);
-    const std::string dir = job.q->cfg.data_dir;
-    const std::string path = df.path;
-    const data_identity claimed = job.full->identities[i];
-    if (auto problem = co_await body.open(dir, path, claimed); !problem.empty()) {
+    if (auto problem = co_await body.open(job.q->cfg.data_dir, df.path, job.full->identities[i]);
+        !problem.empty()) {
         r.why.reason = std::move(problem);
         r.permanent = true;
-        job.full->file = path;
+        job.full->file = df.path;
         co_return r;
     }
     co_return co_await send_file(job, i, body);

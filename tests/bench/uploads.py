@@ -180,15 +180,8 @@ class Uploads:
     # -- curl ------------------------------------------------------------------------------
 
     def headers(self):
-        """curl's headers in a private file (-H @file), the token included: the daemon's own."""
-        path = self.b.dir / "upload-headers"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, (f"content-type: application/octet-stream\n"
-                      f"Authorization: Bearer {self.b.token(self.ims)}\n"
-                      f"x-api-key: {self.b.client_id}\nx-gw-ims-org-id: {self.b.org_id}\n"
-                      f"x-sandbox-name: prod\n").encode())
-        os.close(fd)
-        return path
+        return self.b.write_headers(self.ims, "upload-headers",
+                                    "content-type: application/octet-stream\n")
 
     def url(self, remote):
         return (f"{self.api}/data/foundation/import/batches/01BENCHUPLOAD/datasets/{DATASET}"
@@ -337,9 +330,7 @@ def run(bench, api_base, ims_base, quick):
     r["mem_small"] = u.daemon("mib", [mib1[i:i + 20] for i in range(0, len(mib1), 20)], 1)
     log(f"  peak RSS {r['mem_huge']['peak_rss'] / MiB:.1f} MiB against "
         f"{r['mem_small']['peak_rss'] / MiB:.1f} MiB")
-    r["sizes"] = {"large": os.path.getsize(u.data / big[0]),
-                  "several": os.path.getsize(u.data / several[0]),
-                  "huge": os.path.getsize(u.data / huge[0])}
+    r["sizes"] = sizes
     return r
 
 
